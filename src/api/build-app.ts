@@ -1,0 +1,79 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { newId } from '../shared/ids.ts';
+import { TarmacError } from '../shared/errors.ts';
+import type { ApiDeps } from './deps.ts';
+import { registerAuth } from './plugins/auth.ts';
+import { registerHttpMetrics } from './plugins/http-metrics.ts';
+import { sendProblem, toTarmacError } from './problem.ts';
+import { problemSchema } from './schemas.ts';
+import { adminRoutes } from './routes/admin.routes.ts';
+import { healthRoutes } from './routes/health.routes.ts';
+import { recordsRoutes } from './routes/records.routes.ts';
+import { registryRoutes } from './routes/registry.routes.ts';
+import { v2Routes } from './routes/v2.routes.ts';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the HTTP API (without listening): routes, authentication, problem+json errors, metrics and the OpenAPI
+ * document. Tests drive it with `app.inject()`.
+ */
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.limits.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  // Only JSON (and octet-stream for artifacts) is accepted: a text/plain body gets a 415, not a confusing 400.
+  app.removeContentTypeParser('text/plain');
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tarmac API',
+        version: deps.version,
+        description: 'Model registry, serving (Open Inference Protocol v2 and a records API), feedback and operations.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Tarmac API key' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.addSchema(problemSchema);
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    void reply.header('x-request-id', String(request.id));
+    return payload;
+  });
+  registerHttpMetrics(app, deps.metrics);
+  registerAuth(app, deps);
+
+  app.setErrorHandler((err, request, reply) => {
+    const error = toTarmacError(err);
+    if (error.status >= 500) request.log.error({ err, code: error.code, requestId: request.id }, 'request failed');
+    return sendProblem(request, reply, error);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, new TarmacError('REQUEST_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see GET /openapi.json`)));
+
+  healthRoutes(app, deps);
+  v2Routes(app, deps);
+  recordsRoutes(app, deps);
+  registryRoutes(app, deps);
+  adminRoutes(app, deps);
+
+  app.get('/openapi.json', { config: { permission: 'models:read' }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return app;
+}

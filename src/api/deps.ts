@@ -1,0 +1,19 @@
+import type { Registry } from 'prom-client';
+import type { RegistryService } from '../registry/index.ts';
+import type { AuditLog, KeyService } from '../security/index.ts';
+import type { FeedbackService, PredictService, RouteTable } from '../serving/index.ts';
+import type { Logger } from '../shared/logger.ts';
+
+/** What the HTTP edge needs from the domain; built by app.ts. */
+export interface ApiDeps {
+  registry: RegistryService;
+  predict: PredictService;
+  feedback: FeedbackService;
+  routes: RouteTable;
+  keys: KeyService;
+  audit: AuditLog;
+  metrics: Registry;
+  log: Logger;
+  limits: { bodyLimitBytes: number; maxArtifactBytes: number };
+  version: string;
+}

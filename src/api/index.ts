@@ -1,0 +1,2 @@
+export { buildApp } from './build-app.ts';
+export type { ApiDeps } from './deps.ts';

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../deps.ts';
+import { createKeySchema } from '../schemas.ts';
+
+/** API keys, the audit log and Prometheus metrics. */
+export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post<{ Body: { role: string; name?: string } }>('/v1/keys', {
+    config: { permission: 'keys:manage' },
+    schema: { tags: ['security'], summary: 'Create an API key (the key is shown once)', body: createKeySchema },
+  }, async (request, reply) => reply.code(201).send(await deps.keys.create(request.body, request.principal)));
+
+  app.get('/v1/keys', { config: { permission: 'keys:manage' }, schema: { tags: ['security'], summary: 'List API keys (never secrets)' } }, async () => ({
+    keys: await deps.keys.list(),
+  }));
+
+  app.delete<{ Params: { id: string } }>('/v1/keys/:id', {
+    config: { permission: 'keys:manage' },
+    schema: { tags: ['security'], summary: 'Revoke an API key at once', params: { type: 'object', properties: { id: { type: 'string', maxLength: 100 } } } },
+  }, async (request) => deps.keys.revoke(request.params.id, request.principal));
+
+  app.get<{ Querystring: { limit?: string; after?: string } }>('/v1/audit', {
+    config: { permission: 'audit:read' },
+    schema: {
+      tags: ['security'], summary: 'The hash-chained audit log, oldest first',
+      querystring: { type: 'object', properties: { limit: { type: 'string', pattern: '^[0-9]{1,5}$' }, after: { type: 'string', pattern: '^[0-9]{1,15}$' } }, additionalProperties: false },
+    },
+  }, async (request) => ({
+    events: await deps.audit.list({ limit: Number(request.query.limit ?? 100), afterSeq: Number(request.query.after ?? 0) }),
+  }));
+
+  app.get('/metrics', { config: { permission: 'metrics:read' }, schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+    const body = await deps.metrics.metrics();
+    return reply.type(deps.metrics.contentType).send(body);
+  });
+}

@@ -1,0 +1,144 @@
+import type { FastifyInstance } from 'fastify';
+import type { Task } from '../../runtime/types.ts';
+import { TarmacError } from '../../shared/errors.ts';
+import type { ApiDeps } from '../deps.ts';
+import { aliasView, deploymentView, modelView, versionView } from '../views.ts';
+import { aliasBodySchema, deploymentBodySchema, modelNameParam, modelVersionParams, registerVersionSchema } from '../schemas.ts';
+
+type NameParams = { name: string };
+type VersionParams = { name: string; version: string };
+type AliasParams = { name: string; alias: string };
+
+interface RegisterBody {
+  artifact_sha256: string;
+  features?: string[];
+  task?: Task;
+  class_labels?: (string | number)[];
+  description?: string;
+  owner?: string;
+  tags?: Record<string, string>;
+  metrics?: Record<string, number>;
+  lineage?: { training_data?: string; training_data_sha256?: string; code_ref?: string; parent_version?: number };
+}
+
+const aliasParams = {
+  type: 'object',
+  required: ['name', 'alias'],
+  properties: { name: { type: 'string', maxLength: 200 }, alias: { type: 'string', maxLength: 200 } },
+} as const;
+
+/** The model registry over HTTP: artifacts, models, versions, aliases and deployments. */
+export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const tags = ['registry'];
+
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: deps.limits.maxArtifactBytes + 1 }, (_request, body, done) => {
+    done(null, body);
+  });
+
+  app.post('/v1/artifacts', {
+    config: { permission: 'models:write' },
+    bodyLimit: deps.limits.maxArtifactBytes + 1,
+    schema: {
+      tags, summary: 'Upload an ONNX artifact (application/octet-stream); returns its sha256 and signature',
+      consumes: ['application/octet-stream'],
+    },
+  }, async (request, reply) => {
+    if (!Buffer.isBuffer(request.body)) {
+      throw new TarmacError('REQUEST_UNSUPPORTED_MEDIA_TYPE', 'upload the ONNX file as the raw body with Content-Type: application/octet-stream', {
+        issues: [{ field: '/headers/content-type', rule: 'media_type', message: 'must be application/octet-stream' }],
+      });
+    }
+    const uploaded = await deps.registry.uploadArtifact(new Uint8Array(request.body.buffer, request.body.byteOffset, request.body.byteLength), request.principal);
+    return reply.code(201).send({ artifact_sha256: uploaded.sha256, size: uploaded.size, signature: uploaded.signature, producer: uploaded.producer, ir_version: uploaded.irVersion, opsets: uploaded.opsets });
+  });
+
+  app.get('/v1/models', { config: { permission: 'models:read' }, schema: { tags, summary: 'List models' } }, async () => {
+    const [models, deployments] = await Promise.all([deps.registry.listModels(), deps.registry.listDeployments()]);
+    const byModel = new Map(deployments.map((d) => [d.modelName, d]));
+    return {
+      models: models.map((m) => ({
+        ...modelView(m),
+        deployed_versions: byModel.get(m.name)?.spec.variants.map((v) => v.version) ?? [],
+      })),
+    };
+  });
+
+  app.get<{ Params: NameParams }>('/v1/models/:name', {
+    config: { permission: 'models:read' },
+    schema: { tags, summary: 'A model with its versions, aliases and deployment', params: modelNameParam },
+  }, async (request) => {
+    const { model, versions, aliases, deployment } = await deps.registry.describeModel(request.params.name);
+    return {
+      ...modelView(model),
+      versions: versions.map((v) => versionView(v, aliases)),
+      aliases: aliases.map(aliasView),
+      deployment: deployment ? deploymentView(deployment, deps.predict.isReady(model.name)) : null,
+    };
+  });
+
+  app.post<{ Params: NameParams; Body: RegisterBody }>('/v1/models/:name/versions', {
+    config: { permission: 'models:write' },
+    schema: { tags, summary: 'Register the next version from an uploaded artifact', params: modelNameParam, body: registerVersionSchema },
+  }, async (request, reply) => {
+    const b = request.body;
+    const version = await deps.registry.registerVersion({
+      name: request.params.name,
+      artifactSha256: b.artifact_sha256,
+      features: b.features,
+      task: b.task,
+      classLabels: b.class_labels,
+      description: b.description,
+      owner: b.owner,
+      tags: b.tags,
+      metrics: b.metrics,
+      lineage: b.lineage && {
+        trainingData: b.lineage.training_data,
+        trainingDataSha256: b.lineage.training_data_sha256,
+        codeRef: b.lineage.code_ref,
+        parentVersion: b.lineage.parent_version,
+      },
+    }, request.principal);
+    return reply.code(201).header('location', `/v1/models/${version.modelName}/versions/${version.version}`).send(versionView(version));
+  });
+
+  app.get<{ Params: VersionParams }>('/v1/models/:name/versions/:version', {
+    config: { permission: 'models:read' },
+    schema: { tags, summary: 'One version (a number, an alias or "latest")', params: modelVersionParams },
+  }, async (request) => {
+    const version = await deps.registry.resolveVersion(request.params.name, request.params.version);
+    const { aliases } = await deps.registry.describeModel(request.params.name);
+    return versionView(version, aliases);
+  });
+
+  app.put<{ Params: AliasParams; Body: { version: number | string } }>('/v1/models/:name/aliases/:alias', {
+    config: { permission: 'models:write' },
+    schema: { tags, summary: 'Point an alias at a version (atomic)', params: aliasParams, body: aliasBodySchema },
+  }, async (request) => aliasView(await deps.registry.setAlias(request.params.name, request.params.alias, request.body.version, request.principal)));
+
+  app.delete<{ Params: AliasParams }>('/v1/models/:name/aliases/:alias', {
+    config: { permission: 'models:write' },
+    schema: { tags, summary: 'Remove an alias', params: aliasParams },
+  }, async (request, reply) => {
+    await deps.registry.deleteAlias(request.params.name, request.params.alias, request.principal);
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: NameParams }>('/v1/models/:name/deployment', {
+    config: { permission: 'models:read' },
+    schema: { tags: ['deployments'], summary: 'What serves the model', params: modelNameParam },
+  }, async (request) => deploymentView(await deps.registry.getDeployment(request.params.name), deps.predict.isReady(request.params.name)));
+
+  app.put<{ Params: NameParams; Body: { version: number | string } }>('/v1/models/:name/deployment', {
+    config: { permission: 'deployments:write' },
+    schema: { tags: ['deployments'], summary: 'Serve one version (number or alias); loads it before switching traffic', params: modelNameParam, body: deploymentBodySchema },
+  }, async (request) => {
+    const record = await deps.registry.deploy(request.params.name, request.body.version, request.principal);
+    // Answer once this replica serves the new version, so a client that deploys then predicts sees it.
+    await deps.routes.refresh(request.params.name);
+    return deploymentView(record, deps.predict.isReady(request.params.name));
+  });
+
+  app.get('/v1/deployments', { config: { permission: 'models:read' }, schema: { tags: ['deployments'], summary: 'Every deployment' } }, async () => ({
+    deployments: (await deps.registry.listDeployments()).map((d) => deploymentView(d, deps.predict.isReady(d.modelName))),
+  }));
+}

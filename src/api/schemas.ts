@@ -1,0 +1,191 @@
+/** JSON Schemas shared by routes: they validate requests at the edge and document the API in /openapi.json. */
+
+export const problemSchema = {
+  $id: 'Problem',
+  type: 'object',
+  description: 'RFC 9457 problem details; /v2 routes also carry the protocol\'s `error` string.',
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    code: { type: 'string' },
+    request_id: { type: 'string' },
+    error: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { field: { type: 'string' }, rule: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
+  },
+  additionalProperties: true,
+} as const;
+
+export const modelNameParam = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', description: 'model name', maxLength: 200 } },
+} as const;
+
+export const modelVersionParams = {
+  type: 'object',
+  required: ['name', 'version'],
+  properties: {
+    name: { type: 'string', maxLength: 200 },
+    version: { type: 'string', description: 'version number', maxLength: 200 },
+  },
+} as const;
+
+const scalar = { anyOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }, { type: 'null' }] };
+
+export const recordsRequestSchema = {
+  type: 'object',
+  description: 'One object per record, keyed by feature name.',
+  required: ['records'],
+  additionalProperties: false,
+  properties: {
+    records: { type: 'array', minItems: 1, items: { type: 'object', additionalProperties: scalar } },
+  },
+} as const;
+
+export const recordsResponseSchema = {
+  type: 'object',
+  properties: {
+    model: { type: 'string' },
+    version: { type: 'integer' },
+    variant: { type: 'string' },
+    request_id: { type: 'string' },
+    predictions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', description: 'prediction id, for feedback' },
+          version: { type: 'integer' },
+          prediction: {},
+          probabilities: { type: 'object', additionalProperties: { type: 'number' } },
+          outputs: { type: 'object', additionalProperties: true },
+        },
+      },
+    },
+  },
+} as const;
+
+export const feedbackRequestSchema = {
+  type: 'object',
+  required: ['items'],
+  additionalProperties: false,
+  properties: {
+    items: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['prediction_id', 'label'],
+        additionalProperties: false,
+        properties: {
+          prediction_id: { type: 'string', minLength: 1, maxLength: 100 },
+          label: { anyOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }] },
+        },
+      },
+    },
+  },
+} as const;
+
+const v2Tensor = {
+  type: 'object',
+  required: ['name', 'shape', 'datatype', 'data'],
+  properties: {
+    name: { type: 'string' },
+    shape: { type: 'array', items: { type: 'integer' } },
+    datatype: { type: 'string' },
+    parameters: { type: 'object' },
+    data: {},
+  },
+} as const;
+
+export const v2InferRequestSchema = {
+  type: 'object',
+  description: 'Open Inference Protocol v2 inference request.',
+  properties: {
+    id: { type: 'string' },
+    parameters: { type: 'object' },
+    inputs: { type: 'array', items: v2Tensor },
+    outputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, parameters: { type: 'object' } } } },
+  },
+} as const;
+
+export const v2InferResponseSchema = {
+  type: 'object',
+  properties: {
+    model_name: { type: 'string' },
+    model_version: { type: 'string' },
+    id: { type: 'string' },
+    parameters: { type: 'object', additionalProperties: true },
+    outputs: { type: 'array', items: v2Tensor },
+  },
+} as const;
+
+const tensorMetadata = {
+  type: 'object',
+  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+} as const;
+
+export const v2ModelMetadataSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    versions: { type: 'array', items: { type: 'string' } },
+    platform: { type: 'string' },
+    inputs: { type: 'array', items: tensorMetadata },
+    outputs: { type: 'array', items: tensorMetadata },
+  },
+} as const;
+
+export const registerVersionSchema = {
+  type: 'object',
+  required: ['artifact_sha256'],
+  additionalProperties: false,
+  properties: {
+    artifact_sha256: { type: 'string', description: 'the sha256 returned by POST /v1/artifacts' },
+    features: { type: 'array', items: { type: 'string' }, description: 'feature names, in the column order of a matrix input' },
+    task: { type: 'string', enum: ['classification', 'regression', 'other'] },
+    class_labels: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'integer' }] } },
+    description: { type: 'string', maxLength: 2000 },
+    owner: { type: 'string', maxLength: 200 },
+    tags: { type: 'object', additionalProperties: { type: 'string' } },
+    metrics: { type: 'object', additionalProperties: { type: 'number' } },
+    lineage: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        training_data: { type: 'string', maxLength: 2000 },
+        training_data_sha256: { type: 'string', maxLength: 128 },
+        code_ref: { type: 'string', maxLength: 2000 },
+        parent_version: { type: 'integer', minimum: 1 },
+      },
+    },
+  },
+} as const;
+
+export const aliasBodySchema = {
+  type: 'object',
+  required: ['version'],
+  additionalProperties: false,
+  properties: { version: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', maxLength: 64 }] } },
+} as const;
+
+export const deploymentBodySchema = aliasBodySchema;
+
+export const createKeySchema = {
+  type: 'object',
+  required: ['role'],
+  additionalProperties: false,
+  properties: {
+    role: { type: 'string', enum: ['admin', 'deployer', 'viewer', 'predictor'] },
+    name: { type: 'string', minLength: 1, maxLength: 100 },
+  },
+} as const;

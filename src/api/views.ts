@@ -1,0 +1,48 @@
+import type { AliasRecord, DeploymentRecord, ModelRecord, VersionRecord } from '../store/index.ts';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A model as the JSON API shows it. */
+export function modelView(model: ModelRecord) {
+  return { name: model.name, description: model.description, owner: model.owner, tags: model.tags, created_at: iso(model.createdAt), updated_at: iso(model.updatedAt) };
+}
+
+/** A version as the JSON API shows it. */
+export function versionView(version: VersionRecord, aliases: AliasRecord[] = []) {
+  return {
+    model: version.modelName,
+    version: version.version,
+    artifact_sha256: version.artifactSha256,
+    artifact_size: version.artifactSize,
+    description: version.description,
+    tags: version.tags,
+    metrics: version.metrics,
+    lineage: {
+      training_data: version.lineage.trainingData,
+      training_data_sha256: version.lineage.trainingDataSha256,
+      code_ref: version.lineage.codeRef,
+      parent_version: version.lineage.parentVersion,
+    },
+    signature: version.signature,
+    aliases: aliases.filter((a) => a.version === version.version).map((a) => a.alias),
+    created_by: version.createdBy,
+    created_at: iso(version.createdAt),
+  };
+}
+
+/** An alias as the JSON API shows it. */
+export function aliasView(alias: AliasRecord) {
+  return { model: alias.modelName, alias: alias.alias, version: alias.version, updated_by: alias.updatedBy, updated_at: iso(alias.updatedAt) };
+}
+
+/** A deployment as the JSON API shows it, with whether this replica has it loaded. */
+export function deploymentView(deployment: DeploymentRecord, loaded: boolean) {
+  return {
+    model: deployment.modelName,
+    revision: deployment.revision,
+    variants: deployment.spec.variants,
+    ready: loaded,
+    updated_by: deployment.updatedBy,
+    updated_at: iso(deployment.updatedAt),
+  };
+}

@@ -1,0 +1,116 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { buildApp } from './api/index.ts';
+import { InProcessEventBus } from './bus/index.ts';
+import type { Config } from './config.ts';
+import { RegistryService } from './registry/index.ts';
+import { OnnxEngine } from './runtime/index.ts';
+import { AuditLog, KeyService } from './security/index.ts';
+import {
+  FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics,
+} from './serving/index.ts';
+import { systemClock, type Clock } from './shared/clock.ts';
+import { createLogger, type Logger } from './shared/logger.ts';
+import { createStores, FileBlobStore, migrateToLatest, openDatabase, type StoreDatabase } from './store/index.ts';
+
+/** Tarmac's version, reported by GET /v2 and the OpenAPI document. */
+export const TARMAC_VERSION = '0.1.0';
+
+/** A running Tarmac: every service, the HTTP app, and an orderly shutdown. */
+export interface Tarmac {
+  config: Readonly<Config>;
+  log: Logger;
+  api: FastifyInstance;
+  registry: RegistryService;
+  keys: KeyService;
+  audit: AuditLog;
+  routes: RouteTable;
+  predictionLogger: PredictionLogger;
+  database: StoreDatabase;
+  metrics: Registry;
+  /** Listens on config.host:config.port; resolves to the URL. */
+  listen(): Promise<string>;
+  /** Stops accepting requests, flushes the prediction log, disposes sessions, closes the store. */
+  close(): Promise<void>;
+}
+
+/** Optional seams for tests: a logger, a clock. */
+export interface TarmacOptions {
+  log?: Logger;
+  clock?: Clock;
+}
+
+/**
+ * The composition root: the only place that picks adapters (SQLite or PostgreSQL, the in-process bus, ONNX Runtime)
+ * and wires services together. Applies migrations, loads keys and deployments, and builds the API.
+ */
+export async function createTarmac(config: Readonly<Config>, options: TarmacOptions = {}): Promise<Tarmac> {
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  const clock = options.clock ?? systemClock;
+  await mkdir(config.dataDir, { recursive: true });
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  await migrateToLatest(database);
+  const stores = createStores(database);
+  const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
+  const bus = new InProcessEventBus({ log: log.child({ component: 'bus' }) });
+  const engine = new OnnxEngine({ intraOpThreads: config.intraOpThreads || undefined });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics, prefix: 'tarmac_process_' });
+  const servingMetrics = new ServingMetrics(metrics);
+
+  const audit = new AuditLog({ audit: stores.audit, clock, log: log.child({ component: 'audit' }) });
+  const keys = new KeyService({ keys: stores.keys, audit, bus, clock });
+  await keys.refresh();
+  const registry = new RegistryService({ models: stores.models, blobs, engine, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes });
+
+  const pool = new ModelPool({
+    engine,
+    readArtifact: (version) => registry.readArtifact(version),
+    log: log.child({ component: 'runtime' }),
+    maxExtra: config.extraLoadedVersions,
+  });
+  const routes = new RouteTable({ source: stores.models, pool, log: log.child({ component: 'routes' }) });
+  const predictionLogger = new PredictionLogger({
+    store: stores.predictions,
+    metrics: servingMetrics,
+    clock,
+    log: log.child({ component: 'prediction-log' }),
+    ...config.predictionLog,
+  });
+  const predict = new PredictService({
+    routes, pool, source: stores.models, logger: predictionLogger, metrics: servingMetrics, clock, maxBatchRecords: config.maxBatchRecords,
+  });
+  const feedback = new FeedbackService({ store: stores.predictions, logger: predictionLogger, metrics: servingMetrics, bus, clock });
+
+  bus.subscribe('deployment.changed', ({ model }) => routes.refresh(model));
+  await routes.start();
+  servingMetrics.loadedVersions.set(pool.size);
+  bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
+
+  const api = await buildApp({
+    registry, predict, feedback, routes, keys, audit, metrics, log,
+    limits: { bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes },
+    version: TARMAC_VERSION,
+  });
+
+  let closed = false;
+  return {
+    config, log, api, registry, keys, audit, routes, predictionLogger, database, metrics,
+    async listen() {
+      return api.listen({ host: config.host, port: config.port });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await api.close();
+      await predictionLogger.close();
+      await bus.close();
+      routes.close();
+      await pool.close();
+      await database.close();
+    },
+  };
+}

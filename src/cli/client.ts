@@ -1,0 +1,66 @@
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+
+/** A problem+json answer (or a transport failure) turned into an error the CLI can print and map to an exit code. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+    readonly issues: { field: string; rule: string; message: string }[] = [],
+    readonly body: unknown = undefined,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Where the CLI talks to and with which key. */
+export interface ClientOptions {
+  url: string;
+  apiKey: string | undefined;
+}
+
+/** Resolves TARMAC_URL / TARMAC_API_KEY, falling back to localhost:8080 and `<data dir>/admin.key`. */
+export function clientOptionsFrom(env: NodeJS.ProcessEnv, dataDir = env.TARMAC_DATA_DIR ?? '.tarmac'): ClientOptions {
+  let apiKey = env.TARMAC_API_KEY || undefined;
+  const keyFile = path.join(dataDir, 'admin.key');
+  if (!apiKey && existsSync(keyFile)) apiKey = readFileSync(keyFile, 'utf8').trim();
+  return { url: (env.TARMAC_URL || 'http://localhost:8080').replace(/\/+$/, ''), apiKey };
+}
+
+/** A small JSON client for Tarmac's API. */
+export class TarmacClient {
+  constructor(private readonly options: ClientOptions) {}
+
+  /** Sends a request; resolves the parsed JSON body, or throws ApiError with the server's problem details. */
+  async request<T = unknown>(method: string, route: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    let payload: string | Blob | undefined;
+    if (body !== undefined) {
+      headers['content-type'] = contentType;
+      payload = body instanceof Uint8Array ? new Blob([new Uint8Array(body)]) : JSON.stringify(body);
+    }
+    let response: Response;
+    try {
+      response = await fetch(`${this.options.url}${route}`, { method, headers, body: payload });
+    } catch (err) {
+      throw new ApiError(`cannot reach Tarmac at ${this.options.url} (${(err as Error).cause ? String((err as { cause: unknown }).cause) : (err as Error).message}); start it with \`tarmac up\` or set TARMAC_URL`, 0, 'UNREACHABLE');
+    }
+    const text = await response.text();
+    let parsed: unknown = undefined;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    if (!response.ok) {
+      const problem = (parsed ?? {}) as { detail?: string; code?: string; errors?: ApiError['issues'] };
+      throw new ApiError(problem.detail ?? `${response.status} ${response.statusText}`, response.status, problem.code ?? 'HTTP_ERROR', problem.errors ?? [], parsed);
+    }
+    return parsed as T;
+  }
+}

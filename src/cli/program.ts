@@ -1,0 +1,246 @@
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { ApiError, clientOptionsFrom, TarmacClient } from './client.ts';
+import { keyValues, table, UsageError } from './output.ts';
+
+/** Exit codes: 0 ok; 1 unexpected; 2 bad usage or refused input; 3 auth; 4 not found; 5 conflict; 6 unreachable; 7 server error. */
+export const EXIT = { ok: 0, unexpected: 1, usage: 2, auth: 3, notFound: 4, conflict: 5, unreachable: 6, server: 7 } as const;
+
+interface GlobalOptions {
+  json?: boolean;
+  url?: string;
+}
+
+/** Maps an error to the exit code that means something to scripts. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof ApiError) {
+    if (err.status === 0) return EXIT.unreachable;
+    if (err.status === 401 || err.status === 403) return EXIT.auth;
+    if (err.status === 404) return EXIT.notFound;
+    if (err.status === 409) return EXIT.conflict;
+    if (err.status >= 500) return EXIT.server;
+    return EXIT.usage;
+  }
+  return EXIT.unexpected;
+}
+
+/** A line or two telling the user what went wrong and what to do. */
+export function describeError(err: unknown): string {
+  if (err instanceof ApiError) {
+    const lines = [`error: ${err.message}${err.code && err.status ? ` [${err.code}]` : ''}`];
+    for (const issue of err.issues.slice(0, 20)) lines.push(`  ${issue.field}: ${issue.message} (${issue.rule})`);
+    if (err.status === 401) lines.push('hint: set TARMAC_API_KEY, or run from the folder holding .tarmac/admin.key');
+    return lines.join('\n');
+  }
+  return `error: ${(err as Error).message ?? String(err)}`;
+}
+
+/** Builds the `tarmac` command tree; `up` is imported lazily so client commands start fast. */
+export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => void): Command {
+  const program = new Command('tarmac')
+    .description('Take an AI pilot to production: register, deploy, serve and watch ONNX models.')
+    .option('--json', 'print JSON for scripts instead of tables')
+    .option('--url <url>', 'Tarmac API URL (default: $TARMAC_URL or http://localhost:8080)')
+    .showHelpAfterError()
+    .exitOverride();
+  const client = () => {
+    const options = clientOptionsFrom(env);
+    const url = (program.opts() as GlobalOptions).url;
+    return new TarmacClient(url ? { ...options, url } : options);
+  };
+  const asJson = () => (program.opts() as GlobalOptions).json === true;
+  const emit = (value: unknown, human: () => string) => print(asJson() ? JSON.stringify(value, null, 2) : human());
+
+  program.command('up')
+    .description('start Tarmac (API, serving, workers) in this process')
+    .option('--port <port>', 'port to listen on (default: $TARMAC_PORT or 8080)')
+    .option('--host <host>', 'address to bind (default: $TARMAC_HOST or 127.0.0.1)')
+    .option('--data-dir <dir>', 'where the embedded store and artifacts live (default: .tarmac)')
+    .option('--demo', 'register and deploy the demo model')
+    .action(async (opts: { port?: string; host?: string; dataDir?: string; demo?: boolean }) => {
+      const { runUp } = await import('./up.ts');
+      let port: number | undefined;
+      if (opts.port !== undefined) {
+        port = Number(opts.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, got "${opts.port}"`);
+      }
+      await runUp(env, { port, host: opts.host, dataDir: opts.dataDir, demo: opts.demo === true }, print);
+    });
+
+  program.command('migrate')
+    .description('apply database migrations and exit')
+    .option('--data-dir <dir>', 'data directory')
+    .action(async (opts: { dataDir?: string }) => {
+      const { runMigrate } = await import('./up.ts');
+      await runMigrate(env, opts.dataDir, print);
+    });
+
+  const models = program.command('models').description('the model registry');
+  models.command('register <name> <file>')
+    .description('upload an ONNX file and register it as the next version of NAME')
+    .option('--features <names>', 'comma-separated feature names (matrix inputs: in column order)')
+    .option('--metric <k=v>', 'a metric such as auc=0.91 (repeatable)', collect, [])
+    .option('--tag <k=v>', 'a tag such as team=risk (repeatable)', collect, [])
+    .option('--owner <owner>', 'who owns the model')
+    .option('--description <text>', 'what the model does')
+    .addOption(new Option('--task <task>', 'override the inferred task').choices(['classification', 'regression', 'other']))
+    .option('--class-labels <labels>', 'comma-separated class labels in probability-column order')
+    .option('--training-data <ref>', 'lineage: where the training data is')
+    .option('--training-data-sha256 <hash>', 'lineage: the training data\'s hash')
+    .option('--code-ref <ref>', 'lineage: the training code (e.g. a git commit)')
+    .action(async (name: string, file: string, opts: RegisterOptions) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await readFile(file));
+      } catch (err) {
+        throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+      }
+      const api = client();
+      const uploaded = await api.request<{ artifact_sha256: string }>('POST', '/v1/artifacts', bytes, 'application/octet-stream');
+      const lineage = Object.fromEntries(Object.entries({
+        training_data: opts.trainingData, training_data_sha256: opts.trainingDataSha256, code_ref: opts.codeRef,
+      }).filter(([, v]) => v !== undefined));
+      const body = {
+        artifact_sha256: uploaded.artifact_sha256,
+        ...(opts.features ? { features: splitList(opts.features) } : {}),
+        ...(opts.task ? { task: opts.task } : {}),
+        ...(opts.classLabels ? { class_labels: splitList(opts.classLabels).map((l) => (/^-?\d+$/.test(l) ? Number(l) : l)) } : {}),
+        ...(opts.owner ? { owner: opts.owner } : {}),
+        ...(opts.description ? { description: opts.description } : {}),
+        metrics: keyValues(opts.metric, true, '--metric'),
+        tags: keyValues(opts.tag, false, '--tag'),
+        ...(Object.keys(lineage).length ? { lineage } : {}),
+      };
+      const version = await api.request<VersionView>('POST', `/v1/models/${encodeURIComponent(name)}/versions`, body);
+      emit(version, () => `registered ${version.model} version ${version.version} (sha256 ${version.artifact_sha256.slice(0, 12)}…, task ${version.signature.task}, features ${version.signature.features.map((f) => f.name).join(',') || '-'})`);
+    });
+  models.command('list').description('list models').action(async () => {
+    const result = await client().request<{ models: Record<string, unknown>[] }>('GET', '/v1/models');
+    emit(result, () => table(result.models, ['name', 'owner', 'deployed_versions', 'description']));
+  });
+  models.command('show <name>').description('a model with its versions, aliases and deployment').action(async (name: string) => {
+    const model = await client().request<ModelView>('GET', `/v1/models/${encodeURIComponent(name)}`);
+    emit(model, () => [
+      `model ${model.name} (owner ${model.owner || '-'})${model.description ? `: ${model.description}` : ''}`,
+      model.deployment ? `deployed: ${model.deployment.variants.map((v) => `v${v.version} ${v.weight}% (${v.name})`).join(', ')}; ready=${model.deployment.ready}` : 'deployed: no',
+      '',
+      table(model.versions.map((v) => ({ ...v, sha256: v.artifact_sha256.slice(0, 12), inputs: v.signature.features.length || v.signature.inputs.length })), ['version', 'aliases', 'sha256', 'inputs', 'metrics', 'created_at']),
+    ].join('\n'));
+  });
+
+  const alias = program.command('alias').description('movable names for versions');
+  alias.command('set <name> <alias> <version>').description('point ALIAS of NAME at VERSION').action(async (name: string, aliasName: string, version: string) => {
+    const result = await client().request<{ alias: string; version: number }>('PUT', `/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(aliasName)}`, { version: versionRef(version) });
+    emit(result, () => `${name}@${result.alias} → version ${result.version}`);
+  });
+  alias.command('delete <name> <alias>').description('remove an alias').action(async (name: string, aliasName: string) => {
+    await client().request('DELETE', `/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(aliasName)}`);
+    emit({ deleted: aliasName }, () => `deleted ${name}@${aliasName}`);
+  });
+
+  program.command('deploy <name> <version>').description('serve VERSION (a number or alias) for NAME').action(async (name: string, version: string) => {
+    const result = await client().request<{ revision: number; variants: { version: number }[]; ready: boolean }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, { version: versionRef(version) });
+    emit(result, () => `${name} now serves version ${result.variants.map((v) => v.version).join(',')} (revision ${result.revision}, ready=${result.ready})`);
+  });
+
+  program.command('predict <name>')
+    .description('predict from a JSON file of {"records": [...]} (or - for stdin)')
+    .requiredOption('--file <file>', 'records file, or - for stdin')
+    .action(async (name: string, opts: { file: string }) => {
+      const body = await readJson(opts.file);
+      const result = await client().request<{ version: number; predictions: { id: string; prediction: unknown; probabilities?: Record<string, number> }[] }>('POST', `/v1/models/${encodeURIComponent(name)}/predict`, body);
+      emit(result, () => table(result.predictions.map((p, i) => ({ row: i, prediction: p.prediction, probabilities: p.probabilities, version: result.version, id: p.id })), ['row', 'prediction', 'probabilities', 'version', 'id']));
+    });
+
+  program.command('feedback <name>')
+    .description('send ground truth from a JSON file of {"items": [{"prediction_id", "label"}]} (or - for stdin)')
+    .requiredOption('--file <file>', 'feedback file, or - for stdin')
+    .action(async (name: string, opts: { file: string }) => {
+      const body = await readJson(opts.file);
+      const result = await client().request<{ accepted: number; unknown_prediction_ids: string[] }>('POST', `/v1/models/${encodeURIComponent(name)}/feedback`, body);
+      emit(result, () => `accepted ${result.accepted}${result.unknown_prediction_ids.length ? `; unknown prediction ids: ${result.unknown_prediction_ids.join(', ')}` : ''}`);
+    });
+
+  const keys = program.command('keys').description('API keys');
+  keys.command('create').description('create a key; it is printed once')
+    .addOption(new Option('--role <role>', 'the key\'s role').choices(['admin', 'deployer', 'viewer', 'predictor']).makeOptionMandatory())
+    .option('--name <name>', 'a label for the key')
+    .action(async (opts: { role: string; name?: string }) => {
+      const created = await client().request<{ id: string; key: string; role: string }>('POST', '/v1/keys', { role: opts.role, ...(opts.name ? { name: opts.name } : {}) });
+      emit(created, () => `created ${created.role} key ${created.id}\n${created.key}\nstore it now: it is not shown again`);
+    });
+  keys.command('list').description('list keys (never secrets)').action(async () => {
+    const result = await client().request<{ keys: Record<string, unknown>[] }>('GET', '/v1/keys');
+    emit(result, () => table(result.keys, ['id', 'name', 'role', 'createdAt', 'revokedAt']));
+  });
+  keys.command('revoke <id>').description('revoke a key at once').action(async (id: string) => {
+    const result = await client().request<{ id: string }>('DELETE', `/v1/keys/${encodeURIComponent(id)}`);
+    emit(result, () => `revoked ${result.id}`);
+  });
+
+  return program;
+}
+
+interface RegisterOptions {
+  features?: string;
+  metric: string[];
+  tag: string[];
+  owner?: string;
+  description?: string;
+  task?: string;
+  classLabels?: string;
+  trainingData?: string;
+  trainingDataSha256?: string;
+  codeRef?: string;
+}
+
+interface VersionView {
+  model: string;
+  version: number;
+  artifact_sha256: string;
+  aliases: string[];
+  metrics: Record<string, number>;
+  created_at: string;
+  signature: { task: string; features: { name: string }[]; inputs: unknown[] };
+}
+
+interface ModelView {
+  name: string;
+  owner: string;
+  description: string;
+  versions: VersionView[];
+  deployment: { variants: { name: string; version: number; weight: number }[]; ready: boolean } | null;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function splitList(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function versionRef(text: string): number | string {
+  return /^[1-9][0-9]*$/.test(text) ? Number(text) : text;
+}
+
+async function readJson(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,4 @@
+export * from './roles.ts';
+export { KeyService, type KeyView, type CreatedKey } from './key-service.ts';
+export { AuditLog } from './audit-log.ts';
+export { ensureAdminKey } from './bootstrap.ts';

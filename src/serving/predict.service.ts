@@ -1,0 +1,220 @@
+import {
+  outputsToPredictions, recordsToFeeds, tensorsToV2Outputs, v2RequestToFeeds,
+  type RecordPrediction, type V2InferenceResponse,
+} from '../runtime/index.ts';
+import type { Signature, Tensor } from '../runtime/types.ts';
+import type { Clock } from '../shared/clock.ts';
+import { isTarmacError, TarmacError } from '../shared/errors.ts';
+import { newId } from '../shared/ids.ts';
+import type { VersionRecord } from '../store/index.ts';
+import type { LoadedVersion, ModelPool } from './model-pool.ts';
+import type { PredictionLogger } from './prediction-logger.ts';
+import type { RouteSource, RouteTable } from './route-table.ts';
+import type { ServingMetrics } from './serving-metrics.ts';
+
+/** One record's answer in the records API. */
+export interface RecordAnswer extends RecordPrediction {
+  id: string;
+  version: number;
+}
+
+/** The records API's answer. */
+export interface RecordsAnswer {
+  model: string;
+  version: number;
+  variant: string;
+  request_id: string;
+  predictions: RecordAnswer[];
+}
+
+/** Per-request context from the API edge. */
+export interface RequestContext {
+  requestId: string;
+}
+
+const RECORDS_BODY_KEYS = new Set(['records']);
+
+/**
+ * The data plane: picks the variant, turns records or V2 tensors into feeds, runs the model and hands the prediction
+ * events to the log without waiting. Touches no database once the route is loaded.
+ */
+export class PredictService {
+  constructor(
+    private readonly deps: {
+      routes: RouteTable;
+      pool: ModelPool;
+      source: RouteSource;
+      logger: PredictionLogger;
+      metrics: ServingMetrics;
+      clock: Clock;
+      maxBatchRecords: number;
+    },
+  ) {}
+
+  /**
+   * Answers `{"records": [...]}` for the deployed model. Throws SERVING_NOT_DEPLOYED, VALIDATION_FAILED or
+   * SERVING_INPUT_INVALID (naming record, field and rule) for a client's mistake.
+   */
+  async predictRecords(model: string, body: unknown, ctx: RequestContext): Promise<RecordsAnswer> {
+    const route = this.deps.routes.get(model);
+    if (!route) throw this.notDeployed(model);
+    const variant = this.deps.routes.choose(route);
+    const loaded = variant.loaded;
+    const { version } = loaded.version;
+    try {
+      const records = this.recordsOf(body);
+      const feeds = recordsToFeeds(loaded.version.signature, records);
+      const started = performance.now();
+      const outputs = await loaded.use((m) => m.run(feeds));
+      const latencyMs = performance.now() - started;
+      const predictions = outputsToPredictions(loaded.version.signature, outputs, records.length);
+      const answers: RecordAnswer[] = predictions.map((p) => ({ id: newId(), version, ...p }));
+      this.observe(model, loaded, variant.name, 'records', records.length, latencyMs);
+      this.deps.logger.enqueue({
+        model, version, variant: variant.name, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs,
+        ids: answers.map((a) => a.id),
+        inputs: () => records,
+        outputs: () => predictions,
+      });
+      return { model, version, variant: variant.name, request_id: ctx.requestId, predictions: answers };
+    } catch (err) {
+      this.countError(model, version, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Answers an Open Inference Protocol v2 request for the deployed model, or for `versionRef` when given
+   * (a version outside the deployment is loaded on first use). Throws like predictRecords.
+   */
+  async inferV2(model: string, versionRef: string | undefined, body: unknown, ctx: RequestContext): Promise<V2InferenceResponse> {
+    const { loaded, variant } = await this.target(model, versionRef);
+    const { version, signature } = loaded.version;
+    try {
+      const request = v2RequestToFeeds(signature, body);
+      const started = performance.now();
+      const outputs = await loaded.use((m) => m.run(request.feeds));
+      const latencyMs = performance.now() - started;
+      this.observe(model, loaded, variant, 'v2', request.rows, latencyMs);
+      const ids = Array.from({ length: request.rows }, () => newId());
+      this.deps.logger.enqueue({
+        model, version, variant, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs, ids,
+        inputs: () => rowsOf(signature, request.feeds, request.rows),
+        outputs: () => outputsToPredictions(signature, outputs, request.rows),
+      });
+      return {
+        model_name: model,
+        model_version: String(version),
+        id: request.id ?? ctx.requestId,
+        parameters: { prediction_ids: ids, variant },
+        outputs: tensorsToV2Outputs(signature, outputs, request.requestedOutputs),
+      };
+    } catch (err) {
+      this.countError(model, version, err);
+      throw err;
+    }
+  }
+
+  /** True when `model` (and `versionRef`, if given) can answer now without loading. */
+  isReady(model: string, versionRef?: string): boolean {
+    const route = this.deps.routes.get(model);
+    if (!route) return false;
+    if (versionRef === undefined) return true;
+    return route.variants.some((v) => String(v.loaded.version.version) === versionRef);
+  }
+
+  private async target(model: string, versionRef: string | undefined): Promise<{ loaded: LoadedVersion; variant: string }> {
+    const route = this.deps.routes.get(model);
+    if (versionRef === undefined) {
+      if (!route) throw this.notDeployed(model);
+      const variant = this.deps.routes.choose(route);
+      return { loaded: variant.loaded, variant: variant.name };
+    }
+    if (!/^[1-9][0-9]{0,9}$/.test(versionRef)) {
+      throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `version "${versionRef}" is not a version number`, {
+        issues: [{ field: '/params/version', rule: 'integer', message: 'must be a positive integer' }],
+      });
+    }
+    const live = route?.variants.find((v) => String(v.loaded.version.version) === versionRef);
+    if (live) return { loaded: live.loaded, variant: live.name };
+    const record: VersionRecord | undefined = await this.deps.source.getVersion(model, Number(versionRef));
+    if (!record) {
+      throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `model "${model}" has no version ${versionRef}`, { details: { model, version: versionRef } });
+    }
+    return { loaded: await this.deps.pool.extra(record), variant: 'pinned' };
+  }
+
+  private recordsOf(body: unknown): unknown[] {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new TarmacError('VALIDATION_FAILED', 'the body must be a JSON object like {"records": [{...}]}', {
+        issues: [{ field: '/', rule: 'type', message: 'must be an object with a "records" array' }],
+      });
+    }
+    for (const key of Object.keys(body)) {
+      if (!RECORDS_BODY_KEYS.has(key)) {
+        throw new TarmacError('VALIDATION_FAILED', `unknown field "${key}": the body takes only "records"`, {
+          issues: [{ field: `/${key}`, rule: 'unknown_field', message: 'allowed: records' }],
+        });
+      }
+    }
+    const records = (body as { records?: unknown }).records;
+    if (records === undefined) {
+      throw new TarmacError('VALIDATION_FAILED', 'the body needs a "records" array', {
+        issues: [{ field: '/records', rule: 'required', message: 'is required' }],
+      });
+    }
+    if (!Array.isArray(records)) {
+      throw new TarmacError('VALIDATION_FAILED', '"records" must be an array of objects', {
+        issues: [{ field: '/records', rule: 'type', message: 'must be an array' }],
+      });
+    }
+    if (records.length > this.deps.maxBatchRecords) {
+      throw new TarmacError('VALIDATION_FAILED', `at most ${this.deps.maxBatchRecords} records per request (TARMAC_MAX_BATCH_RECORDS)`, {
+        issues: [{ field: '/records', rule: 'max_items', message: `must have at most ${this.deps.maxBatchRecords} items` }],
+      });
+    }
+    return records;
+  }
+
+  private observe(model: string, loaded: LoadedVersion, variant: string, api: string, rows: number, latencyMs: number): void {
+    const version = String(loaded.version.version);
+    this.deps.metrics.predictions.inc({ model, version, variant, api }, rows);
+    this.deps.metrics.inferenceSeconds.observe({ model, version, variant }, latencyMs / 1000);
+  }
+
+  private countError(model: string, version: number, err: unknown): void {
+    const code = isTarmacError(err) ? err.code : 'INTERNAL';
+    this.deps.metrics.errors.inc({ model, version: String(version), code });
+  }
+
+  private notDeployed(model: string): TarmacError {
+    return new TarmacError('SERVING_NOT_DEPLOYED', `model "${model}" is not deployed here: register it and run \`tarmac deploy ${model} <version>\``, {
+      details: { model },
+    });
+  }
+}
+
+/** Per-row inputs of a V2 request as feature → value objects (or input → row slice for raw tensor models). */
+function rowsOf(signature: Signature, feeds: Record<string, Tensor>, rows: number): unknown[] {
+  const out: Record<string, unknown>[] = Array.from({ length: rows }, () => ({}));
+  if (signature.features.length > 0) {
+    for (const feature of signature.features) {
+      const tensor = feeds[feature.input];
+      if (!tensor) continue;
+      const width = tensor.dims.length > 1 ? tensor.data.length / Math.max(rows, 1) : 1;
+      for (let r = 0; r < rows; r++) out[r]![feature.name] = plain(tensor.data[r * width + feature.column]);
+    }
+    return out;
+  }
+  for (const [name, tensor] of Object.entries(feeds)) {
+    const width = tensor.data.length / Math.max(rows, 1);
+    for (let r = 0; r < rows; r++) {
+      out[r]![name] = Array.from(tensor.data.slice(r * width, (r + 1) * width) as ArrayLike<unknown>, plain);
+    }
+  }
+  return out;
+}
+
+function plain(value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value;
+}

@@ -1,0 +1,121 @@
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { PredictionRecord, PredictionStore } from '../store/index.ts';
+import type { ServingMetrics } from './serving-metrics.ts';
+
+/**
+ * One answered request as the hot path hands it over. Inputs and outputs are thunks so the per-record JSON is built
+ * at flush time, off the request's critical path.
+ */
+export interface PredictionBatch {
+  model: string;
+  version: number;
+  variant: string;
+  requestId: string;
+  createdAt: number;
+  latencyMs: number;
+  ids: string[];
+  inputs: () => unknown[];
+  outputs: () => unknown[];
+}
+
+/**
+ * The prediction log: a bounded in-memory buffer drained by batched writes. `enqueue` never waits; when the buffer
+ * is full the batch is dropped and counted, so a slow store degrades the log, never the answers.
+ */
+export class PredictionLogger {
+  private queue: PredictionBatch[] = [];
+  private queuedRows = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly deps: {
+      store: PredictionStore;
+      metrics: ServingMetrics;
+      clock: Clock;
+      log: Logger;
+      bufferSize: number;
+      batchSize: number;
+      flushIntervalMs: number;
+    },
+  ) {}
+
+  /** Accepts a batch if it fits in the buffer; returns false (and counts the drop) otherwise. Never throws. */
+  enqueue(batch: PredictionBatch): boolean {
+    if (this.closed || this.queuedRows + batch.ids.length > this.deps.bufferSize) {
+      this.deps.metrics.logDropped.inc(batch.ids.length);
+      return false;
+    }
+    this.queue.push(batch);
+    this.queuedRows += batch.ids.length;
+    this.deps.metrics.logBuffered.set(this.queuedRows);
+    if (this.queuedRows >= this.deps.batchSize) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.deps.flushIntervalMs);
+    return true;
+  }
+
+  /** Writes everything buffered so far; resolves when it is in the store (feedback calls this before joining). */
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.flushing) await this.flushing;
+    if (this.queue.length === 0) return;
+    const batches = this.queue;
+    this.queue = [];
+    this.queuedRows = 0;
+    this.deps.metrics.logBuffered.set(0);
+    this.flushing = this.write(batches).finally(() => {
+      this.flushing = undefined;
+    });
+    await this.flushing;
+  }
+
+  /** Flushes and stops accepting events. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  private async write(batches: PredictionBatch[]): Promise<void> {
+    const rows: PredictionRecord[] = [];
+    for (const batch of batches) {
+      let inputs: unknown[];
+      let outputs: unknown[];
+      try {
+        inputs = batch.inputs();
+        outputs = batch.outputs();
+      } catch (err) {
+        this.deps.log.error({ err, model: batch.model }, 'could not serialise prediction events');
+        this.deps.metrics.logDropped.inc(batch.ids.length);
+        continue;
+      }
+      batch.ids.forEach((id, i) => {
+        rows.push({
+          id,
+          model: batch.model,
+          version: batch.version,
+          variant: batch.variant,
+          requestId: batch.requestId,
+          createdAt: batch.createdAt,
+          inputs: inputs[i],
+          outputs: outputs[i],
+          latencyMs: batch.latencyMs,
+        });
+      });
+    }
+    for (let i = 0; i < rows.length; i += this.deps.batchSize) {
+      const chunk = rows.slice(i, i + this.deps.batchSize);
+      try {
+        await this.deps.store.insertMany(chunk);
+        this.deps.metrics.logWritten.inc(chunk.length);
+      } catch (err) {
+        this.deps.log.error({ err, rows: chunk.length }, 'prediction log write failed; events dropped');
+        this.deps.metrics.logDropped.inc(chunk.length);
+      }
+    }
+  }
+}

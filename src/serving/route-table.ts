@@ -1,0 +1,117 @@
+import type { Logger } from '../shared/logger.ts';
+import type { DeploymentRecord, VersionRecord } from '../store/index.ts';
+import type { LoadedVersion, ModelPool } from './model-pool.ts';
+
+/** One variant of a live route: its loaded version and the upper bound of its slice of [0, 100). */
+export interface LiveVariant {
+  name: string;
+  weight: number;
+  upTo: number;
+  loaded: LoadedVersion;
+}
+
+/** What serves one model right now, held in memory so the hot path never reads the database. */
+export interface Route {
+  model: string;
+  revision: number;
+  variants: LiveVariant[];
+}
+
+/** Reads what the route table needs from the control plane. */
+export interface RouteSource {
+  getDeployment(model: string): Promise<DeploymentRecord | undefined>;
+  listDeployments(): Promise<DeploymentRecord[]>;
+  getVersion(model: string, version: number): Promise<VersionRecord | undefined>;
+}
+
+/**
+ * The in-memory map from model name to its live variants. A change loads the new versions first and swaps the
+ * route in one assignment, so requests never see a half-built route (zero-downtime swap); the old versions are
+ * disposed after their last in-flight request.
+ */
+export class RouteTable {
+  private readonly routes = new Map<string, Route>();
+  private readonly refreshing = new Map<string, Promise<void>>();
+  private started = false;
+
+  constructor(private readonly deps: { source: RouteSource; pool: ModelPool; log: Logger; random?: () => number }) {}
+
+  /** Loads every deployment; the server reports ready after this resolves. */
+  async start(): Promise<void> {
+    const deployments = await this.deps.source.listDeployments();
+    const results = await Promise.allSettled(deployments.map((d) => this.refresh(d.modelName)));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') this.deps.log.error({ err: r.reason, model: deployments[i]!.modelName }, 'could not load deployment');
+    });
+    this.started = true;
+  }
+
+  /** True once start() finished. */
+  get ready(): boolean {
+    return this.started;
+  }
+
+  /** The live route of `model`, if deployed and loaded. */
+  get(model: string): Route | undefined {
+    return this.routes.get(model);
+  }
+
+  /** All live routes. */
+  all(): Route[] {
+    return [...this.routes.values()];
+  }
+
+  /** Picks a variant by weight. */
+  choose(route: Route): LiveVariant {
+    if (route.variants.length === 1) return route.variants[0]!;
+    const roll = (this.deps.random ?? Math.random)() * 100;
+    return route.variants.find((v) => roll < v.upTo) ?? route.variants[route.variants.length - 1]!;
+  }
+
+  /** Rebuilds the route of `model` from its stored deployment; serialised per model so swaps never interleave. */
+  refresh(model: string): Promise<void> {
+    const previous = this.refreshing.get(model) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.rebuild(model));
+    this.refreshing.set(model, next);
+    void next.finally(() => {
+      if (this.refreshing.get(model) === next) this.refreshing.delete(model);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  /** Unpins every version. */
+  close(): void {
+    for (const route of this.routes.values()) for (const v of route.variants) this.deps.pool.unpin(v.loaded.version);
+    this.routes.clear();
+  }
+
+  private async rebuild(model: string): Promise<void> {
+    const deployment = await this.deps.source.getDeployment(model);
+    const old = this.routes.get(model);
+    if (old && deployment && old.revision === deployment.revision) return;
+    let route: Route | undefined;
+    if (deployment) {
+      const variants: LiveVariant[] = [];
+      const total = deployment.spec.variants.reduce((sum, v) => sum + v.weight, 0) || 1;
+      let upTo = 0;
+      try {
+        for (const spec of deployment.spec.variants) {
+          const version = await this.deps.source.getVersion(model, spec.version);
+          if (!version) throw new Error(`deployment of ${model} names missing version ${spec.version}`);
+          const loaded = await this.deps.pool.pin(version);
+          upTo += (spec.weight / total) * 100;
+          variants.push({ name: spec.name, weight: spec.weight, upTo, loaded });
+        }
+      } catch (err) {
+        for (const v of variants) this.deps.pool.unpin(v.loaded.version);
+        throw err;
+      }
+      route = { model, revision: deployment.revision, variants };
+      this.routes.set(model, route);
+    } else {
+      this.routes.delete(model);
+    }
+    if (old) for (const v of old.variants) this.deps.pool.unpin(v.loaded.version);
+    this.deps.log.info({ model, revision: deployment?.revision, versions: route?.variants.map((v) => v.loaded.version.version) }, 'route updated');
+  }
+}

@@ -1,0 +1,61 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The serving path's Prometheus metrics, registered on the app's registry (never the global one). */
+export class ServingMetrics {
+  readonly predictions: Counter<'model' | 'version' | 'variant' | 'api'>;
+  readonly inferenceSeconds: Histogram<'model' | 'version' | 'variant'>;
+  readonly errors: Counter<'model' | 'version' | 'code'>;
+  readonly logDropped: Counter;
+  readonly logWritten: Counter;
+  readonly logBuffered: Gauge;
+  readonly loadedVersions: Gauge;
+  readonly feedback: Counter<'model'>;
+
+  constructor(registry: Registry) {
+    this.predictions = new Counter({
+      name: 'tarmac_predictions_total',
+      help: 'Records answered, by model, version, variant and API (records or v2)',
+      labelNames: ['model', 'version', 'variant', 'api'],
+      registers: [registry],
+    });
+    this.inferenceSeconds = new Histogram({
+      name: 'tarmac_inference_duration_seconds',
+      help: 'Time in the runtime for one request (one batch), by model, version and variant',
+      labelNames: ['model', 'version', 'variant'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
+    this.errors = new Counter({
+      name: 'tarmac_prediction_errors_total',
+      help: 'Refused or failed prediction requests, by model, version and error code',
+      labelNames: ['model', 'version', 'code'],
+      registers: [registry],
+    });
+    this.logDropped = new Counter({
+      name: 'tarmac_prediction_log_dropped_total',
+      help: 'Prediction events dropped because the log buffer was full or a write failed',
+      registers: [registry],
+    });
+    this.logWritten = new Counter({
+      name: 'tarmac_prediction_log_written_total',
+      help: 'Prediction events written to the store',
+      registers: [registry],
+    });
+    this.logBuffered = new Gauge({
+      name: 'tarmac_prediction_log_buffered',
+      help: 'Prediction events waiting in the log buffer',
+      registers: [registry],
+    });
+    this.loadedVersions = new Gauge({
+      name: 'tarmac_loaded_versions',
+      help: 'Model versions loaded in this process',
+      registers: [registry],
+    });
+    this.feedback = new Counter({
+      name: 'tarmac_feedback_total',
+      help: 'Ground-truth labels stored, by model',
+      labelNames: ['model'],
+      registers: [registry],
+    });
+  }
+}

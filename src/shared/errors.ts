@@ -1,0 +1,88 @@
+/**
+ * The error catalogue: every stable code Tarmac can raise, its HTTP status at the API edge and a short title.
+ * docs/errors.md lists the same codes; a test fails when the two differ.
+ */
+export const ERROR_CATALOGUE = {
+  VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
+  REQUEST_MALFORMED_JSON: { status: 400, title: 'The body is not valid JSON' },
+  REQUEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  REQUEST_TOO_LARGE: { status: 413, title: 'The body is larger than the limit' },
+  REQUEST_NOT_FOUND: { status: 404, title: 'No such route' },
+  REQUEST_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  AUTH_MISSING: { status: 401, title: 'Authentication required' },
+  AUTH_INVALID: { status: 401, title: 'The API key is not valid' },
+  AUTH_FORBIDDEN: { status: 403, title: 'The role does not allow this action' },
+  KEY_NOT_FOUND: { status: 404, title: 'No such API key' },
+  REGISTRY_MODEL_NOT_FOUND: { status: 404, title: 'No such model' },
+  REGISTRY_VERSION_NOT_FOUND: { status: 404, title: 'No such model version' },
+  REGISTRY_ALIAS_NOT_FOUND: { status: 404, title: 'No such alias' },
+  REGISTRY_INVALID_NAME: { status: 400, title: 'The name is not allowed' },
+  REGISTRY_INVALID_ONNX: { status: 422, title: 'The artifact is not a valid ONNX model' },
+  REGISTRY_ARTIFACT_TOO_LARGE: { status: 413, title: 'The artifact is larger than the limit' },
+  REGISTRY_DUPLICATE_ARTIFACT: { status: 409, title: 'This artifact is already registered' },
+  REGISTRY_FEATURES_MISMATCH: { status: 422, title: 'The declared features do not match the model inputs' },
+  REGISTRY_INTEGRITY_FAILED: { status: 500, title: 'A stored artifact does not match its content hash' },
+  SERVING_NOT_DEPLOYED: { status: 404, title: 'The model has no deployment' },
+  SERVING_MODEL_NOT_READY: { status: 503, title: 'The model is not loaded yet' },
+  SERVING_INPUT_INVALID: { status: 400, title: 'The inference input is not valid' },
+  SERVING_INFERENCE_FAILED: { status: 500, title: 'The runtime failed to run the model' },
+  FEEDBACK_INVALID: { status: 400, title: 'The feedback is not valid' },
+  STORE_CONFLICT: { status: 409, title: 'A concurrent change conflicted' },
+  CONFIG_INVALID: { status: 500, title: 'The configuration is not valid' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+/** A stable error code, `AREA_WHAT`. */
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** One problem with one field of the input: where it is, which rule it broke, and a message. */
+export interface FieldIssue {
+  /** A JSON-pointer-like path to the offending field, e.g. `/records/3/income`. */
+  field: string;
+  /** The rule that failed, e.g. `required`, `type`, `finite`, `enum`, `shape`. */
+  rule: string;
+  message: string;
+}
+
+/** Options for a TarmacError beyond its code and message. */
+export interface TarmacErrorOptions {
+  details?: Record<string, unknown>;
+  issues?: FieldIssue[];
+  cause?: unknown;
+  retryable?: boolean;
+}
+
+/** The one error type of Tarmac: branch on `code`, never on `instanceof` of subclasses. */
+export class TarmacError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+  readonly issues: FieldIssue[];
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: TarmacErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TarmacError';
+    this.code = code;
+    this.details = options.details ?? {};
+    this.issues = options.issues ?? [];
+    this.retryable = options.retryable ?? false;
+  }
+
+  /** The HTTP status the API edge maps this code to. */
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+}
+
+/** True when `err` is a TarmacError (works across module copies by checking the shape). */
+export function isTarmacError(err: unknown): err is TarmacError {
+  return (
+    typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TarmacError' &&
+    typeof (err as { code?: unknown }).code === 'string'
+  );
+}
+
+/** Shorthand for a VALIDATION_FAILED error with one or more field issues. */
+export function invalid(message: string, issues: FieldIssue[], code: ErrorCode = 'VALIDATION_FAILED'): TarmacError {
+  return new TarmacError(code, message, { issues });
+}

@@ -1,0 +1,76 @@
+import type { Kysely, Selectable } from 'kysely';
+import { TarmacError } from '../shared/errors.ts';
+import { isUniqueViolation } from './dialect.ts';
+import type { StoreConnection } from './dialect.ts';
+import type { ApiKeyRecord, KeyStore } from './records.ts';
+import type { ApiKeysTable, Database } from './schema.ts';
+
+/** API keys on SQLite or PostgreSQL; only the secret's hash is ever stored. */
+export class KyselyKeyStore implements KeyStore {
+  private readonly db: Kysely<Database>;
+
+  constructor(conn: StoreConnection) {
+    this.db = conn.db;
+  }
+
+  /** Stores a new key; throws STORE_CONFLICT when the id is taken. */
+  async insert(key: ApiKeyRecord): Promise<void> {
+    try {
+      await this.db
+        .insertInto('api_keys')
+        .values({
+          id: key.id,
+          name: key.name,
+          role: key.role,
+          secret_hash: key.secretHash,
+          created_by: key.createdBy,
+          created_at: key.createdAt,
+          revoked_at: key.revokedAt,
+        })
+        .execute();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      throw new TarmacError('STORE_CONFLICT', `An API key with id ${key.id} already exists`, { details: { id: key.id }, cause: err });
+    }
+  }
+
+  /** The key with this id, revoked or not. */
+  async get(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toKey(row);
+  }
+
+  /** Every key, oldest first. */
+  async list(): Promise<ApiKeyRecord[]> {
+    const rows = await this.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map(toKey);
+  }
+
+  /** Marks a key revoked (keeping the first revocation time if already revoked); false when no such key. */
+  async revoke(id: string, at: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('api_keys')
+      .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(at)) }))
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** How many keys exist, revoked included (zero means the instance still needs bootstrapping). */
+  async count(): Promise<number> {
+    const { n } = await this.db.selectFrom('api_keys').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    return Number(n);
+  }
+}
+
+function toKey(r: Selectable<ApiKeysTable>): ApiKeyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    secretHash: r.secret_hash,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
+}

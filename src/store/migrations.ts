@@ -1,0 +1,189 @@
+import { Migrator, sql } from 'kysely';
+import type { ColumnDefinitionBuilder, CreateTableBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
+import { TarmacError } from '../shared/errors.ts';
+import type { Dialect, StoreConnection } from './dialect.ts';
+
+// Migrations see an untyped Kysely: they describe the schema at one point in history, not the current interface.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDb = Kysely<any>;
+
+/** A surrogate key that the database assigns: SQLite's rowid alias, PostgreSQL's identity column. */
+function addIdentity<T extends string>(table: CreateTableBuilder<T, never>, column: string, dialect: Dialect): CreateTableBuilder<T, never> {
+  return dialect === 'sqlite'
+    ? table.addColumn(column, 'integer', (c) => c.primaryKey().autoIncrement())
+    : table.addColumn(column, 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity());
+}
+
+const notNull = (c: ColumnDefinitionBuilder): ColumnDefinitionBuilder => c.notNull();
+
+/**
+ * Kysely runs SQLite migrations outside a transaction (it assumes DDL is not transactional there, but in SQLite it
+ * is); wrapping each one means a failure halfway never leaves a half-built schema that blocks every later run.
+ */
+function atomic(dialect: Dialect, migration: Migration): Migration {
+  if (dialect !== 'sqlite') return migration;
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await sql`begin immediate`.execute(db);
+      try {
+        await migration.up(db);
+        await sql`commit`.execute(db);
+      } catch (err) {
+        await sql`rollback`.execute(db).catch(() => undefined);
+        throw err;
+      }
+    },
+  };
+}
+
+/** The migrations, oldest first; names sort in order and are never renamed once released. */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const all: Record<string, Migration> = {
+    '0001_initial': {
+      async up(db: AnyDb): Promise<void> {
+        await addIdentity(db.schema.createTable('models'), 'id', dialect)
+          .addColumn('name', 'text', notNull)
+          .addColumn('description', 'text', notNull)
+          .addColumn('owner', 'text', notNull)
+          .addColumn('tags', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .addUniqueConstraint('models_name_key', ['name'])
+          .execute();
+
+        await addIdentity(db.schema.createTable('model_versions'), 'id', dialect)
+          .addColumn('model_id', 'bigint', notNull)
+          .addColumn('version', 'integer', notNull)
+          .addColumn('artifact_sha256', 'text', notNull)
+          .addColumn('artifact_size', 'bigint', notNull)
+          .addColumn('signature', 'text', notNull)
+          .addColumn('description', 'text', notNull)
+          .addColumn('tags', 'text', notNull)
+          .addColumn('metrics', 'text', notNull)
+          .addColumn('lineage', 'text', notNull)
+          .addColumn('created_by', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addUniqueConstraint('model_versions_model_version_key', ['model_id', 'version'])
+          .addForeignKeyConstraint('model_versions_model_fk', ['model_id'], 'models', ['id'])
+          .execute();
+        // Not unique: the registry decides whether re-registering an artifact is allowed; the index keeps lookup fast.
+        await db.schema.createIndex('model_versions_artifact_sha256_idx').on('model_versions').column('artifact_sha256').execute();
+
+        await db.schema
+          .createTable('aliases')
+          .addColumn('model_id', 'bigint', notNull)
+          .addColumn('alias', 'text', notNull)
+          .addColumn('version', 'integer', notNull)
+          .addColumn('updated_by', 'text', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .addPrimaryKeyConstraint('aliases_pk', ['model_id', 'alias'])
+          .addForeignKeyConstraint('aliases_model_fk', ['model_id'], 'models', ['id'])
+          // An alias can only ever point at a version that exists.
+          .addForeignKeyConstraint('aliases_version_fk', ['model_id', 'version'], 'model_versions', ['model_id', 'version'])
+          .execute();
+
+        await db.schema
+          .createTable('deployments')
+          .addColumn('model_id', 'bigint', notNull)
+          .addColumn('spec', 'text', notNull)
+          .addColumn('revision', 'integer', notNull)
+          .addColumn('updated_by', 'text', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .addPrimaryKeyConstraint('deployments_pk', ['model_id'])
+          .addForeignKeyConstraint('deployments_model_fk', ['model_id'], 'models', ['id'])
+          .execute();
+
+        await db.schema
+          .createTable('api_keys')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', notNull)
+          .addColumn('role', 'text', notNull)
+          .addColumn('secret_hash', 'text', notNull)
+          .addColumn('created_by', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+
+        await db.schema
+          .createTable('predictions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('model', 'text', notNull)
+          .addColumn('version', 'integer', notNull)
+          .addColumn('variant', 'text', notNull)
+          .addColumn('request_id', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addColumn('inputs', 'text', notNull)
+          .addColumn('outputs', 'text', notNull)
+          // Fractional milliseconds are meaningful for fast models.
+          .addColumn('latency_ms', 'double precision', notNull)
+          .execute();
+        await db.schema.createIndex('predictions_model_created_at_idx').on('predictions').columns(['model', 'created_at']).execute();
+
+        // No foreign key to predictions: retention prunes old predictions independently of their labels.
+        await addIdentity(db.schema.createTable('feedback'), 'id', dialect)
+          .addColumn('prediction_id', 'text', notNull)
+          .addColumn('label', 'text', notNull)
+          .addColumn('created_by', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .execute();
+        await db.schema.createIndex('feedback_prediction_id_idx').on('feedback').column('prediction_id').execute();
+
+        await addIdentity(db.schema.createTable('audit_events'), 'seq', dialect)
+          .addColumn('id', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addColumn('actor', 'text', notNull)
+          .addColumn('action', 'text', notNull)
+          .addColumn('target', 'text', notNull)
+          .addColumn('outcome', 'text', notNull)
+          .addColumn('details', 'text', notNull)
+          .addColumn('prev_hash', 'text', notNull)
+          .addColumn('hash', 'text', notNull)
+          .addUniqueConstraint('audit_events_id_key', ['id'])
+          .execute();
+      },
+    },
+  };
+  return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
+}
+
+/** Serves the in-code migrations to Kysely's Migrator, so nothing depends on files being present at run time. */
+class StaticMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}
+
+/**
+ * Applies every pending migration and returns the names applied (empty when already current); safe to run twice
+ * or from several processes at once. Throws INTERNAL naming the failed migration, with the driver error as cause.
+ */
+export async function migrateToLatest(conn: StoreConnection): Promise<string[]> {
+  const migrator = new Migrator({
+    db: conn.db,
+    provider: new StaticMigrationProvider(conn.dialect),
+    // Kysely looks for its bookkeeping table in every schema unless told which; pin it to ours so a second
+    // Tarmac schema in the same PostgreSQL database is never mistaken for this one.
+    ...(conn.dialect === 'postgres' ? { migrationTableSchema: await currentSchema(conn.db) } : {}),
+  });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results.find((r) => r.status === 'Error')?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TarmacError('INTERNAL', `Database migration ${failed ?? '(setup)'} failed: ${reason}`, {
+      cause: error,
+      details: { migration: failed ?? null },
+    });
+  }
+  return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+async function currentSchema(db: AnyDb): Promise<string> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  const schema = rows[0]?.schema;
+  if (!schema) {
+    throw new TarmacError('CONFIG_INVALID', 'No schema on the PostgreSQL search_path exists; create it before migrating');
+  }
+  return schema;
+}

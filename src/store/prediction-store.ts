@@ -1,0 +1,124 @@
+import type { Kysely, Selectable } from 'kysely';
+import { chunks, fromJson, toJson } from './columns.ts';
+import { writeTransaction } from './dialect.ts';
+import type { StoreConnection } from './dialect.ts';
+import type { FeedbackRecord, PredictionRecord, PredictionStore } from './records.ts';
+import type { Database, PredictionsTable } from './schema.ts';
+
+// 200 rows x 9 columns stays far below PostgreSQL's 65535 and SQLite's 32766 bind parameters.
+const INSERT_CHUNK = 200;
+const LOOKUP_CHUNK = 1_000;
+
+/** The prediction log and its feedback on SQLite or PostgreSQL, written in multi-row batches. */
+export class KyselyPredictionStore implements PredictionStore {
+  private readonly db: Kysely<Database>;
+
+  constructor(private readonly conn: StoreConnection) {
+    this.db = conn.db;
+  }
+
+  /**
+   * Inserts the rows in one transaction, in multi-row chunks. Rows whose id is already stored are skipped, so a
+   * batch redelivered by an at-least-once bus is harmless.
+   */
+  async insertMany(rows: PredictionRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    await writeTransaction(this.conn, async (trx) => {
+      for (const part of chunks(rows, INSERT_CHUNK)) {
+        await trx
+          .insertInto('predictions')
+          .values(
+            part.map((p) => ({
+              id: p.id,
+              model: p.model,
+              version: p.version,
+              variant: p.variant,
+              request_id: p.requestId,
+              created_at: p.createdAt,
+              inputs: toJson(p.inputs),
+              outputs: toJson(p.outputs),
+              latency_ms: p.latencyMs,
+            })),
+          )
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute();
+      }
+    });
+  }
+
+  /** One prediction by id. */
+  async get(id: string): Promise<PredictionRecord | undefined> {
+    const row = await this.db.selectFrom('predictions').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toPrediction(row);
+  }
+
+  /** The subset of `ids` that are stored (and belong to `model`, when given), looked up in chunks. */
+  async existing(ids: string[], model?: string): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const part of chunks([...new Set(ids)], LOOKUP_CHUNK)) {
+      const rows = await this.db
+        .selectFrom('predictions')
+        .select('id')
+        .where('id', 'in', part)
+        .$if(model !== undefined, (qb) => qb.where('model', '=', model as string))
+        .execute();
+      for (const r of rows) found.add(r.id);
+    }
+    return found;
+  }
+
+  /** Stores labels in one transaction; the caller checks that the predictions exist (feedback has no foreign key). */
+  async insertFeedback(rows: FeedbackRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    await writeTransaction(this.conn, async (trx) => {
+      for (const part of chunks(rows, INSERT_CHUNK)) {
+        await trx
+          .insertInto('feedback')
+          .values(
+            part.map((f) => ({
+              prediction_id: f.predictionId,
+              label: toJson(f.label),
+              created_by: f.createdBy,
+              created_at: f.createdAt,
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  /** The labels given for one prediction, in the order they arrived. */
+  async feedbackFor(predictionId: string): Promise<FeedbackRecord[]> {
+    const rows = await this.db.selectFrom('feedback').selectAll().where('prediction_id', '=', predictionId).orderBy('id').execute();
+    return rows.map((r) => ({
+      predictionId: r.prediction_id,
+      label: fromJson<unknown>(r.label),
+      createdBy: r.created_by,
+      createdAt: r.created_at,
+    }));
+  }
+
+  /** How many predictions are stored, for one model or all. */
+  async count(model?: string): Promise<number> {
+    const { n } = await this.db
+      .selectFrom('predictions')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .$if(model !== undefined, (qb) => qb.where('model', '=', model as string))
+      .executeTakeFirstOrThrow();
+    return Number(n);
+  }
+}
+
+function toPrediction(r: Selectable<PredictionsTable>): PredictionRecord {
+  return {
+    id: r.id,
+    model: r.model,
+    version: r.version,
+    variant: r.variant,
+    requestId: r.request_id,
+    createdAt: r.created_at,
+    inputs: fromJson<unknown>(r.inputs),
+    outputs: fromJson<unknown>(r.outputs),
+    latencyMs: r.latency_ms,
+  };
+}
