@@ -213,6 +213,8 @@ export class RegistryService {
   /** Makes one version serve all of `name`'s traffic (traffic splits come with progressive delivery). */
   async deploy(name: string, ref: string | number, by: Principal): Promise<DeploymentRecord> {
     const version = await this.resolveVersion(name, ref);
+    // Refuse before switching anything when the artifact is missing or no longer matches its hash.
+    await this.deps.blobs.get(version.artifactSha256);
     const previous = await this.deps.models.getDeployment(name);
     const record = await this.deps.models.putDeployment(
       name,

@@ -31,8 +31,17 @@ function isZipMap(node: Uint8Array): boolean {
   return stringField(node, fields, NODE_OP_TYPE) === 'ZipMap' && domain === 'ai.onnx.ml';
 }
 
-/** Rewrites one GraphProto; `replaced` collects ZipMap output → input names. */
-function rewriteGraph(graph: Uint8Array, replaced: Map<string, string>): Uint8Array {
+/** The number of class labels of a ZipMap node (the columns of its input), or undefined. */
+function classCount(zip: { attribute: { name?: string | null; ints?: unknown[] | null; strings?: unknown[] | null }[] }): number | undefined {
+  for (const a of zip.attribute) {
+    if (a.name === 'classlabels_int64s' && a.ints?.length) return a.ints.length;
+    if (a.name === 'classlabels_strings' && a.strings?.length) return a.strings.length;
+  }
+  return undefined;
+}
+
+/** Rewrites one GraphProto; `replaced` collects ZipMap output name → class count. */
+function rewriteGraph(graph: Uint8Array, replaced: Map<string, number | undefined>): Uint8Array {
   const fields = readFields(graph);
   const parts: Uint8Array[] = [];
   let changed = false;
@@ -42,7 +51,7 @@ function rewriteGraph(graph: Uint8Array, replaced: Map<string, string>): Uint8Ar
       const [x] = zip.input;
       const [y] = zip.output;
       if (x === undefined || y === undefined) throw new Error('ZipMap node without input or output');
-      replaced.set(y, x);
+      replaced.set(y, classCount(zip));
       changed = true;
       const identity = proto.NodeProto.encode({
         input: [x], output: [y], name: zip.name || `${y}_identity`, opType: 'Identity', domain: '',
@@ -58,9 +67,12 @@ function rewriteGraph(graph: Uint8Array, replaced: Map<string, string>): Uint8Ar
       const info = payloadOf(part, f);
       const name = stringField(info, readFields(info), VALUE_INFO_NAME);
       if (name !== undefined && replaced.has(name)) {
-        // A stale seq(map) value_info would contradict the new tensor type; the rank stays unknown on purpose.
+        // A stale seq(map) value_info would contradict the new tensor type.
         if (f.field === GRAPH_VALUE_INFO) continue;
-        const retyped = proto.ValueInfoProto.encode({ name, type: { tensorType: { elemType: ELEM_FLOAT } } }).finish();
+        const classes = replaced.get(name);
+        // [N, C] as skl2onnx builds it; without labels the rank stays unknown rather than guessed.
+        const shape = classes === undefined ? undefined : { dim: [{}, { dimValue: classes }] };
+        const retyped = proto.ValueInfoProto.encode({ name, type: { tensorType: { elemType: ELEM_FLOAT, ...(shape ? { shape } : {}) } } }).finish();
         out.push(lengthDelimited(GRAPH_OUTPUT, retyped));
         continue;
       }
@@ -77,7 +89,7 @@ function rewriteGraph(graph: Uint8Array, replaced: Map<string, string>): Uint8Ar
  */
 export function prepareForServing(bytes: Uint8Array): Uint8Array {
   const top = readFields(bytes);
-  const replaced = new Map<string, string>();
+  const replaced = new Map<string, number | undefined>();
   const parts: Uint8Array[] = [];
   let hasDefaultOpset = false;
   for (const f of top) {

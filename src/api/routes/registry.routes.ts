@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Task } from '../../runtime/types.ts';
 import { TarmacError } from '../../shared/errors.ts';
 import type { ApiDeps } from '../deps.ts';
+import { sendProblem, toTarmacError } from '../problem.ts';
 import { aliasView, deploymentView, modelView, versionView } from '../views.ts';
 import { aliasBodySchema, deploymentBodySchema, modelNameParam, modelVersionParams, registerVersionSchema } from '../schemas.ts';
 
@@ -41,6 +42,16 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     schema: {
       tags, summary: 'Upload an ONNX artifact (application/octet-stream); returns its sha256 and signature',
       consumes: ['application/octet-stream'],
+    },
+    errorHandler: (err, request, reply) => {
+      // Over the route's body limit means over the artifact limit: say so in the registry's own words.
+      const error = (err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? new TarmacError('REGISTRY_ARTIFACT_TOO_LARGE', `the artifact is larger than the limit of ${deps.limits.maxArtifactBytes} bytes (TARMAC_MAX_ARTIFACT_MB)`, {
+          details: { limit: deps.limits.maxArtifactBytes },
+          issues: [{ field: '/body', rule: 'max_size', message: `must be at most ${deps.limits.maxArtifactBytes} bytes` }],
+        })
+        : toTarmacError(err);
+      return sendProblem(request, reply, error);
     },
   }, async (request, reply) => {
     if (!Buffer.isBuffer(request.body)) {

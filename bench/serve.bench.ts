@@ -1,0 +1,375 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import type { Result } from 'autocannon';
+import { waitForReady, type ServerInfo } from './child.ts';
+
+// The serving benchmark: Tarmac's records API against a bare node:http + ONNX Runtime server on the same model, each
+// in its own process, loaded by autocannon from this one. See bench/README.md.
+
+const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
+const ROOT = path.resolve(BENCH_DIR, '..');
+const RESULTS_DIR = path.join(BENCH_DIR, 'results');
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 5_000;
+/** Tarmac and the baseline must agree on every probability of the sample records to this tolerance. */
+const AGREEMENT_TOLERANCE = 1e-6;
+
+type ServerName = 'bare' | 'tarmac';
+
+/** The knobs, read from BENCH_* variables. */
+interface Settings {
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  batchSize: number;
+  intraOpThreads: number | undefined;
+}
+
+interface BenchCase {
+  name: string;
+  records: number;
+  body: string;
+}
+
+/** One measured (server, case). Latencies are in milliseconds, measured per response by the client. */
+interface Measurement {
+  server: ServerName;
+  case: string;
+  records: number;
+  connections: number;
+  durationS: number;
+  requests: number;
+  reqPerSec: number;
+  recordsPerSec: number;
+  latencyMs: { mean: number; p50: number; p90: number; p99: number; p99_9: number; max: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  warmupFailures: number;
+}
+
+/** Tarmac/bare for one case: below 1 for req/s and above 1 for p99 is Tarmac's overhead. */
+interface Ratio {
+  case: string;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+}
+
+interface Prediction {
+  label: number;
+  probabilities: number[];
+}
+
+function intSetting(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function readSettings(): Settings {
+  const threads = intSetting('BENCH_INTRA_OP_THREADS', 0, 0, 256);
+  return {
+    durationS: intSetting('BENCH_DURATION_S', 10, 1, 600),
+    warmupS: intSetting('BENCH_WARMUP_S', 2, 0, 60),
+    connections: intSetting('BENCH_CONNECTIONS', 16, 1, 1024),
+    batchSize: intSetting('BENCH_BATCH_SIZE', 32, 2, 10_000),
+    intraOpThreads: threads === 0 ? undefined : threads,
+  };
+}
+
+async function sampleRecords(): Promise<Record<string, unknown>[]> {
+  const text = await readFile(path.join(ROOT, 'demo', 'sample-records.json'), 'utf8');
+  const records = (JSON.parse(text) as { records: Record<string, unknown>[] }).records;
+  if (!Array.isArray(records) || records.length === 0) throw new Error('demo/sample-records.json has no records');
+  return records;
+}
+
+function casesOf(samples: Record<string, unknown>[], batchSize: number): BenchCase[] {
+  const batch = Array.from({ length: batchSize }, (_, i) => samples[i % samples.length]!);
+  return [
+    { name: 'single', records: 1, body: JSON.stringify({ records: [samples[0]] }) },
+    { name: `batch-${batchSize}`, records: batchSize, body: JSON.stringify({ records: batch }) },
+  ];
+}
+
+/** Children still running and temp dirs not yet removed, so every exit path can clean up. */
+const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+
+/** Last-resort cleanup for the watchdog and signals: kill what is left, remove temp dirs, synchronously. */
+function abandon(signal: NodeJS.Signals): void {
+  for (const child of children) child.kill(signal);
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+}
+
+async function startChild(name: ServerName, file: string, env: Record<string, string>): Promise<{ child: ChildProcess; info: ServerInfo }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, file)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  try {
+    return { child, info: await waitForReady(child, name, READY_TIMEOUT_MS) };
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Posts the sample records once and returns the predictions in one shape, so both servers can be compared. */
+async function sanityCheck(server: ServerName, info: ServerInfo, samples: Record<string, unknown>[]): Promise<Prediction[]> {
+  const res = await fetch(`${info.url}${info.path}`, {
+    method: 'POST',
+    headers: { ...info.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ records: samples }),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${server}: sanity request answered ${res.status}: ${text}`);
+  const body = JSON.parse(text) as { predictions?: Record<string, unknown>[] };
+  if (!Array.isArray(body.predictions) || body.predictions.length !== samples.length) {
+    throw new Error(`${server}: sanity request answered without ${samples.length} predictions: ${text}`);
+  }
+  return body.predictions.map((p) => ({
+    label: Number(server === 'tarmac' ? p.prediction : p.label),
+    probabilities: Object.values(p.probabilities as Record<string, number>),
+  }));
+}
+
+function assertAgreement(tarmac: Prediction[], bare: Prediction[]): void {
+  tarmac.forEach((t, i) => {
+    const b = bare[i]!;
+    const close = t.probabilities.length === b.probabilities.length
+      && t.probabilities.every((p, j) => Math.abs(p - b.probabilities[j]!) <= AGREEMENT_TOLERANCE);
+    if (t.label !== b.label || !close) {
+      throw new Error(`Tarmac and the baseline disagree on sample record ${i}: ${JSON.stringify(t)} vs ${JSON.stringify(b)}`);
+    }
+  });
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** One autocannon run; latencies come from each 2xx response (autocannon's own histogram rounds to whole ms). */
+function load(info: ServerInfo, benchCase: BenchCase, connections: number, durationS: number): Promise<{ result: Result; latencies: number[] }> {
+  return new Promise((resolve, reject) => {
+    const latencies: number[] = [];
+    const instance = autocannon({
+      url: `${info.url}${info.path}`,
+      method: 'POST',
+      headers: { ...info.headers, 'content-type': 'application/json' },
+      body: benchCase.body,
+      connections,
+      pipelining: 1,
+      duration: durationS,
+      timeout: 10,
+    }, (err: unknown, result: Result) => {
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else resolve({ result, latencies });
+    });
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    });
+  });
+}
+
+async function measure(server: ServerName, info: ServerInfo, benchCase: BenchCase, settings: Settings): Promise<Measurement> {
+  let warmupFailures = 0;
+  if (settings.warmupS > 0) {
+    process.stderr.write(`  ${server} ${benchCase.name}: warm-up ${settings.warmupS} s\n`);
+    const { result } = await load(info, benchCase, settings.connections, settings.warmupS);
+    warmupFailures = result.non2xx + result.errors;
+  }
+  process.stderr.write(`  ${server} ${benchCase.name}: measuring ${settings.durationS} s\n`);
+  const { result, latencies } = await load(info, benchCase, settings.connections, settings.durationS);
+  const sorted = Float64Array.from(latencies).sort();
+  const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(sorted.length, 1);
+  return {
+    server,
+    case: benchCase.name,
+    records: benchCase.records,
+    connections: settings.connections,
+    durationS: result.duration,
+    requests: result['2xx'],
+    reqPerSec: result.requests.mean,
+    recordsPerSec: result.requests.mean * benchCase.records,
+    latencyMs: {
+      mean,
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      p99_9: percentile(sorted, 99.9),
+      max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
+    },
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    warmupFailures,
+  };
+}
+
+function failuresOf(m: Measurement): number {
+  return m.non2xx + m.errors + m.warmupFailures;
+}
+
+function ratiosOf(results: Measurement[]): Ratio[] {
+  const ratios: Ratio[] = [];
+  for (const t of results.filter((r) => r.server === 'tarmac')) {
+    const b = results.find((r) => r.server === 'bare' && r.case === t.case);
+    if (!b) continue;
+    ratios.push({
+      case: t.case,
+      reqPerSec: t.reqPerSec / b.reqPerSec,
+      p50: t.latencyMs.p50 / b.latencyMs.p50,
+      p99: t.latencyMs.p99 / b.latencyMs.p99,
+    });
+  }
+  return ratios;
+}
+
+const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+
+function markdown(results: Measurement[], ratios: Ratio[], meta: Record<string, string>): string {
+  const lines = [
+    '# Serving benchmark: Tarmac vs bare ONNX Runtime',
+    '',
+    Object.entries(meta).map(([k, v]) => `${k}: ${v}`).join(' · '),
+    '',
+    '| server | case | connections | req/s | records/s | p50 ms | p99 ms | p99.9 ms | errors |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map((m) => `| ${m.server} | ${m.case} | ${m.connections} | ${fmtInt(m.reqPerSec)} | ${fmtInt(m.recordsPerSec)} | `
+      + `${fmt(m.latencyMs.p50)} | ${fmt(m.latencyMs.p99)} | ${fmt(m.latencyMs.p99_9)} | ${failuresOf(m)} |`),
+    '',
+    '| case | Tarmac/bare req/s | Tarmac/bare p50 | Tarmac/bare p99 |',
+    '| --- | ---: | ---: | ---: |',
+    ...ratios.map((r) => `| ${r.case} | ${fmt(r.reqPerSec)}× | ${fmt(r.p50)}× | ${fmt(r.p99)}× |`),
+    '',
+    'req/s ratio below 1 and latency ratios above 1 are what Tarmac costs on top of the runtime (auth, validation, '
+      + 'prediction ids, metrics, the prediction log, Fastify). errors = non-2xx + connection errors + timeouts, warm-up included.',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const settings = readSettings();
+  const samples = await sampleRecords();
+  const cases = casesOf(samples, settings.batchSize);
+  const perRunS = settings.warmupS + settings.durationS;
+  process.stderr.write(`serve bench: 2 servers × ${cases.length} cases × (${settings.warmupS} s warm-up + ${settings.durationS} s), `
+    + `${settings.connections} connections, about ${2 * cases.length * perRunS + 10} s\n`);
+
+  const threadEnv: Record<string, string> = settings.intraOpThreads ? { BENCH_INTRA_OP_THREADS: String(settings.intraOpThreads) } : {};
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tarmac-bench-'));
+  tempDirs.add(dataDir);
+  const results: Measurement[] = [];
+  const answers = new Map<ServerName, Prediction[]>();
+  const facts: Record<string, string> = {};
+  try {
+    const servers: { name: ServerName; file: string; env: Record<string, string> }[] = [
+      { name: 'bare', file: 'bare-server.ts', env: threadEnv },
+      { name: 'tarmac', file: 'tarmac-server.ts', env: { ...threadEnv, BENCH_TARMAC_DATA_DIR: dataDir } },
+    ];
+    // One server at a time, stopped before the next starts, so neither pays for the other's background work.
+    for (const server of servers) {
+      process.stderr.write(`starting ${server.name}\n`);
+      const { child, info } = await startChild(server.name, server.file, server.env);
+      let exitedEarly = false;
+      const onExit = (): void => {
+        exitedEarly = true;
+      };
+      child.once('exit', onExit);
+      try {
+        if (info.facts.onnxruntime) facts.onnxruntime = info.facts.onnxruntime;
+        answers.set(server.name, await sanityCheck(server.name, info, samples));
+        for (const benchCase of cases) results.push(await measure(server.name, info, benchCase, settings));
+      } finally {
+        child.off('exit', onExit);
+        await stopChild(child);
+      }
+      if (exitedEarly) throw new Error(`${server.name} exited during the benchmark (code ${child.exitCode}, signal ${child.signalCode})`);
+    }
+    assertAgreement(answers.get('tarmac')!, answers.get('bare')!);
+  } finally {
+    await Promise.all([...children].map(stopChild));
+    await rm(dataDir, { recursive: true, force: true });
+    tempDirs.delete(dataDir);
+  }
+
+  const ratios = ratiosOf(results);
+  const cpus = os.cpus();
+  const meta: Record<string, string> = {
+    date: new Date().toISOString(),
+    node: process.version,
+    onnxruntime: facts.onnxruntime ?? 'unknown',
+    machine: `${os.platform()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}`,
+    run: `${settings.durationS} s per case after ${settings.warmupS} s warm-up, ${settings.connections} connections, pipelining 1`,
+    'intra-op threads': settings.intraOpThreads ? String(settings.intraOpThreads) : 'runtime default',
+  };
+  const md = markdown(results, ratios, meta);
+  await mkdir(RESULTS_DIR, { recursive: true });
+  await writeFile(path.join(RESULTS_DIR, 'serve-latest.json'), `${JSON.stringify({ meta, settings, results, ratios }, null, 2)}\n`);
+  await writeFile(path.join(RESULTS_DIR, 'serve-latest.md'), md);
+  process.stdout.write(`\n${md}\nwritten to ${path.relative(ROOT, RESULTS_DIR)}/serve-latest.{json,md}\n`);
+
+  const failed = results.filter((m) => failuresOf(m) > 0);
+  for (const m of failed) {
+    console.error(`FAILED: ${m.server} ${m.case}: ${m.non2xx} non-2xx, ${m.errors} connection errors (${m.timeouts} timeouts), `
+      + `${m.warmupFailures} failures during warm-up`);
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+// A hard bound on the whole run, so a wedged server cannot hang CI.
+const settingsForWatchdog = (() => {
+  try {
+    return readSettings();
+  } catch {
+    return undefined;
+  }
+})();
+const watchdogMs = settingsForWatchdog
+  ? (4 * (settingsForWatchdog.durationS + settingsForWatchdog.warmupS) + 180) * 1000
+  : 60_000;
+const watchdog = setTimeout(() => {
+  console.error(`FAILED: the benchmark did not finish within ${watchdogMs / 1000} s`);
+  abandon('SIGKILL');
+  process.exit(1);
+}, watchdogMs);
+watchdog.unref();
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    abandon('SIGTERM');
+    process.exit(130);
+  });
+}
+
+main().then((code) => process.exit(code), (err: unknown) => {
+  console.error('FAILED:', err instanceof Error ? err.message : err);
+  abandon('SIGKILL');
+  process.exit(1);
+});
