@@ -268,7 +268,8 @@ export function v2RequestToFeeds(signature: Signature, body: unknown): V2Feeds {
       // A wrong datatype makes every element check noise.
       if (issues.count > before) continue;
       const values = allocateData(spec.type, leaves);
-      if (leaves === data.length) {
+      // Flat data (the protocol's canonical form) takes the fast path; [[v], [v]] has as many leaves but is nested.
+      if (leaves === data.length && !data.some(Array.isArray)) {
         for (let j = 0; j < leaves; j++) {
           const rule = storeJsonValue(spec.type, values, j, data[j]);
           if (rule !== undefined) issues.add(`${base}/data/${j}`, rule, valueRuleMessage(spec.type, rule, data[j]));

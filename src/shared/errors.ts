@@ -8,7 +8,6 @@ export const ERROR_CATALOGUE = {
   REQUEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   REQUEST_TOO_LARGE: { status: 413, title: 'The body is larger than the limit' },
   REQUEST_NOT_FOUND: { status: 404, title: 'No such route' },
-  REQUEST_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   AUTH_MISSING: { status: 401, title: 'Authentication required' },
   AUTH_INVALID: { status: 401, title: 'The API key is not valid' },
   AUTH_FORBIDDEN: { status: 403, title: 'The role does not allow this action' },
