@@ -85,18 +85,18 @@ class OnnxLoadedModel implements LoadedModel {
     if (this.#disposed) {
       throw new TarmacError('SERVING_MODEL_NOT_READY', 'The model was unloaded.', { retryable: true });
     }
-    const ortFeeds: Record<string, ort.Tensor> = {};
     for (const spec of this.signature.inputs) {
-      const t = feeds[spec.name];
-      if (!t) {
+      if (!feeds[spec.name]) {
         throw new TarmacError('SERVING_INPUT_INVALID', `The model input "${spec.name}" is missing.`, {
           issues: [{ field: '/inputs', rule: 'required', message: `model input "${spec.name}" is missing` }],
         });
       }
-      ortFeeds[spec.name] = toOrt(t);
     }
     let results: ort.InferenceSession.ReturnType;
     try {
+      // Converted inside the try: ort.Tensor's own checks (data length against dims) are runtime failures too.
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const spec of this.signature.inputs) ortFeeds[spec.name] = toOrt(feeds[spec.name]!);
       results = await this.#session.run(ortFeeds, this.#fetches);
     } catch (err) {
       throw new TarmacError('SERVING_INFERENCE_FAILED', `ONNX Runtime failed: ${firstLine(err)}`, { cause: err });

@@ -45,7 +45,10 @@ function issuesOf(fn: () => unknown): FieldIssue[] {
   assert.fail('expected SERVING_INPUT_INVALID');
 }
 
-const badBodies: { name: string; body: unknown; field: string; rule: string; signature?: Signature }[] = [
+const missingInput = [['/inputs', 'required']];
+
+/** `also`: the further issues the same body rightly produces. */
+const badBodies: { name: string; body: unknown; field: string; rule: string; signature?: Signature; also?: string[][] }[] = [
   { name: 'a null body', body: null, field: '', rule: 'type' },
   { name: 'an array body', body: [irisInput()], field: '', rule: 'type' },
   { name: 'no inputs', body: {}, field: '/inputs', rule: 'required' },
@@ -56,9 +59,9 @@ const badBodies: { name: string; body: unknown; field: string; rule: string; sig
   { name: 'outputs as a string', body: { outputs: 'label', inputs: [irisInput()] }, field: '/outputs', rule: 'type' },
   { name: 'an output without a name', body: { outputs: [{}], inputs: [irisInput()] }, field: '/outputs/0/name', rule: 'required' },
   { name: 'an unknown output', body: { outputs: [{ name: 'label' }, { name: 'nope' }], inputs: [irisInput()] }, field: '/outputs/1/name', rule: 'unknown_output' },
-  { name: 'an input that is not an object', body: { inputs: ['input'] }, field: '/inputs/0', rule: 'type' },
-  { name: 'an input without a name', body: { inputs: [irisInput({ name: undefined })] }, field: '/inputs/0/name', rule: 'required' },
-  { name: 'an unknown input', body: { inputs: [irisInput({ name: 'x' })] }, field: '/inputs/0/name', rule: 'unknown_input' },
+  { name: 'an input that is not an object', body: { inputs: ['input'] }, field: '/inputs/0', rule: 'type', also: missingInput },
+  { name: 'an input without a name', body: { inputs: [irisInput({ name: undefined })] }, field: '/inputs/0/name', rule: 'required', also: missingInput },
+  { name: 'an unknown input', body: { inputs: [irisInput({ name: 'x' })] }, field: '/inputs/0/name', rule: 'unknown_input', also: missingInput },
   { name: 'a duplicate input', body: { inputs: [irisInput(), irisInput()] }, field: '/inputs/1/name', rule: 'duplicate' },
   { name: 'an invalid datatype', body: { inputs: [irisInput({ datatype: 'FLOAT' })] }, field: '/inputs/0/datatype', rule: 'enum' },
   { name: 'a lowercase datatype', body: { inputs: [irisInput({ datatype: 'fp32' })] }, field: '/inputs/0/datatype', rule: 'enum' },
@@ -94,13 +97,13 @@ const badBodies: { name: string; body: unknown; field: string; rule: string; sig
   },
   {
     name: 'batch sizes that disagree', body: { inputs: [...loansInputs(2).slice(0, 3), ...loansInputs(1).slice(3)] },
-    field: '/inputs/3/shape', rule: 'shape', signature: loans,
+    field: '/inputs/3/shape', rule: 'shape', signature: loans, also: [4, 5, 6].map((k) => [`/inputs/${k}/shape`, 'shape']),
   },
   {
     name: 'a number in BYTES data', body: { inputs: loansInputs().map((i) => (i.name === 'region' ? { ...i, data: [3] } : i)) },
     field: '/inputs/6/data/0', rule: 'type', signature: loans,
   },
-  { name: '1 for BOOL', body: { inputs: typedInputs().map((i, k) => (k === 0 ? { ...i, data: [1, 0] } : i)) }, field: '/inputs/0/data/0', rule: 'type', signature: typed },
+  { name: '1 for BOOL', body: { inputs: typedInputs().map((i, k) => (k === 0 ? { ...i, data: [1, false] } : i)) }, field: '/inputs/0/data/0', rule: 'type', signature: typed },
   { name: '128 for INT8', body: { inputs: typedInputs().map((i, k) => (k === 2 ? { ...i, data: [128] } : i)) }, field: '/inputs/2/data/0', rule: 'range', signature: typed },
   { name: '1e5 for FP16', body: { inputs: typedInputs().map((i, k) => (k === 3 ? { ...i, data: [1e5] } : i)) }, field: '/inputs/3/data/0', rule: 'range', signature: typed },
   { name: 'a flat shape it cannot infer', body: { inputs: [{ name: 'input', data: [1, 2, 3] }] }, field: '/inputs/0/shape', rule: 'required' },
@@ -109,7 +112,7 @@ const badBodies: { name: string; body: unknown; field: string; rule: string; sig
 for (const c of badBodies) {
   test(`v2RequestToFeeds refuses ${c.name}: ${c.field || '(body)'} ${c.rule}`, () => {
     const issues = issuesOf(() => v2RequestToFeeds(c.signature ?? iris, c.body));
-    assert.deepEqual(issues.map((i) => [i.field, i.rule]), [[c.field, c.rule]]);
+    assert.deepEqual(issues.map((i) => [i.field, i.rule]), [[c.field, c.rule], ...(c.also ?? [])]);
   });
 }
 

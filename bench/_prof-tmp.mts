@@ -1,0 +1,13 @@
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+const batch = Number(process.argv[2] ?? '1');
+const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', '--import', 'tsx', process.env.CHILD ?? 'bench/tarmac-server.ts'], { cwd: '/work/main', env: { ...process.env, BENCH_TARMAC_DATA_DIR: '/tmp/tbd/' + batch }, stdio: ['pipe', 'pipe', 'inherit'] });
+const info: any = await new Promise((res) => createInterface({ input: child.stdout! }).on('line', (l) => { if (l.startsWith('{"benchReady"')) res(JSON.parse(l).benchReady); }));
+const samples = JSON.parse(readFileSync('/work/main/demo/sample-records.json', 'utf8')).records;
+const records = Array.from({ length: batch }, (_, i) => samples[i % 3]);
+const r = await autocannon({ url: info.url + info.path, method: 'POST', headers: { ...info.headers, 'content-type': 'application/json' }, body: JSON.stringify({ records }), connections: 16, duration: 8 });
+console.log(batch, r.requests.mean, r.non2xx);
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));
