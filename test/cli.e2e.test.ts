@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -28,6 +28,12 @@ const withKey = (key: string, ...args: string[]) => runCli(args, { TARMAC_URL: u
 
 function expectExit(result: CliResult, code: number, what: string): void {
   assert.equal(result.code, code, `${what}: expected exit ${code}, got ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+}
+
+/** Every file under `dir`, relative and sorted ([] when it does not exist). */
+function listTree(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return (readdirSync(dir, { recursive: true }) as string[]).sort();
 }
 
 /** A localhost port with nothing listening on it. */
@@ -203,7 +209,8 @@ test('keys: create prints the secret once, list never does, roles are enforced, 
   expectExit(forbidden, EXIT.auth, 'deploy as predictor');
   assert.match(forbidden.stderr, /^error: /);
 
-  const revoked = await admin('keys', 'revoke', id);
+  // `--` because key ids are base64url and one in 64 starts with '-', which commander would take for an option.
+  const revoked = await admin('keys', 'revoke', '--', id);
   expectExit(revoked, EXIT.ok, 'keys revoke');
   assert.match(revoked.stdout, new RegExp(`revoked ${id}`));
 
@@ -249,9 +256,11 @@ test('bad usage exits 2 with help', SLOW, async () => {
   expectExit(unknownCommand, EXIT.usage, 'unknown command');
   assert.match(unknownCommand.stderr, /unknown command 'bogus'/);
 
-  const badMetric = await admin('models', 'register', 'iris', IRIS_ONNX, '--metric', 'accuracy=high');
+  const blobsBefore = listTree(path.join(tmp, 'blobs'));
+  const badMetric = await admin('models', 'register', 'wine', path.join(CLI_FIXTURES_DIR, 'models', 'wine_logreg_zipmap.onnx'), '--metric', 'accuracy=high');
   expectExit(badMetric, EXIT.usage, 'a non-numeric --metric');
   assert.match(badMetric.stderr, /--metric accuracy must be a number/);
+  assert.deepEqual(listTree(path.join(tmp, 'blobs')), blobsBefore, 'a usage error uploads nothing');
 
   const help = await admin('--help');
   expectExit(help, EXIT.ok, '--help');

@@ -90,6 +90,9 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     .option('--training-data-sha256 <hash>', 'lineage: the training data\'s hash')
     .option('--code-ref <ref>', 'lineage: the training code (e.g. a git commit)')
     .action(async (name: string, file: string, opts: RegisterOptions) => {
+      // Check the options before uploading, so a typo does not leave an orphan artifact behind.
+      const metrics = keyValues(opts.metric, true, '--metric');
+      const tags = keyValues(opts.tag, false, '--tag');
       let bytes: Uint8Array;
       try {
         bytes = new Uint8Array(await readFile(file));
@@ -108,8 +111,8 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
         ...(opts.classLabels ? { class_labels: splitList(opts.classLabels).map((l) => (/^-?\d+$/.test(l) ? Number(l) : l)) } : {}),
         ...(opts.owner ? { owner: opts.owner } : {}),
         ...(opts.description ? { description: opts.description } : {}),
-        metrics: keyValues(opts.metric, true, '--metric'),
-        tags: keyValues(opts.tag, false, '--tag'),
+        metrics,
+        tags,
         ...(Object.keys(lineage).length ? { lineage } : {}),
       };
       const version = await api.request<VersionView>('POST', `/v1/models/${encodeURIComponent(name)}/versions`, body);

@@ -45,7 +45,8 @@ function v2Body(side: FixtureSidecar, records: Record<string, unknown>[]): unkno
   }
   return {
     inputs: side.inputs.map((input) => ({
-      name: input.name, datatype: toV2Datatype(input.dtype as 'float32'), shape: [n, 1], data: records.map((r) => r[input.name]),
+      // [[v], [v], ...] like the sidecar's test.inputs: as many leaves as rows, yet nested.
+      name: input.name, datatype: toV2Datatype(input.dtype as 'float32'), shape: [n, 1], data: records.map((r) => [r[input.name]]),
     })),
   };
 }

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { isTarmacError, TarmacError } from '../shared/errors.ts';
-import { allocateData } from './element-types.ts';
+import { allocateData, ELEMENT_TYPES } from './element-types.ts';
 import { prepareForServing } from './onnx-rewrite.ts';
 import type { ElementType, Signature, Tensor, TensorData } from './types.ts';
 
@@ -25,10 +25,7 @@ export interface OnnxEngineOptions {
   interOpThreads?: number;
 }
 
-const ORT_TYPES: ReadonlySet<string> = new Set<ElementType>([
-  'float32', 'float64', 'float16', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool',
-  'string',
-]);
+const SERVED_TYPES: ReadonlySet<string> = new Set(ELEMENT_TYPES);
 
 function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split('\n')[0] ?? '';
@@ -40,7 +37,7 @@ function toOrt(t: Tensor): ort.Tensor {
 }
 
 function fromOrt(name: string, t: ort.Tensor): Tensor {
-  if (!ORT_TYPES.has(t.type)) {
+  if (!SERVED_TYPES.has(t.type)) {
     throw new TarmacError('SERVING_INFERENCE_FAILED', `Output "${name}" has element type ${t.type}, which Tarmac cannot return.`);
   }
   // Copy so callers never hold views into buffers the runtime may reuse or free.

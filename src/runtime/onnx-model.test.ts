@@ -251,11 +251,12 @@ test('prepareForServing replaces ZipMap by Identity and retypes its output, leav
   const prepared = prepareForServing(wine);
   assert.notEqual(prepared, wine);
   const model = proto.ModelProto.decode(prepared);
-  const ops = model.graph!.node.map((n) => n.opType);
+  const graph = proto.GraphProto.fromObject(model.graph!);
+  const ops = graph.node.map((n) => n.opType);
   assert.ok(!ops.includes('ZipMap'));
-  const identity = model.graph!.node.find((n) => n.opType === 'Identity')!;
+  const identity = graph.node.find((n) => n.opType === 'Identity')!;
   assert.deepEqual([identity.input, identity.output, identity.domain], [['probabilities'], ['output_probability'], '']);
-  const out = model.graph!.output.find((o) => o.name === 'output_probability')!;
+  const out = graph.output.find((o) => o.name === 'output_probability')!;
   assert.equal(out.type?.tensorType?.elemType, ELEM.FLOAT);
   // The default-domain opset already there is kept as is.
   assert.deepEqual(model.opsetImport.map((o) => [o.domain, Number(o.version)]), [['ai.onnx.ml', 1], ['', 9]]);

@@ -75,7 +75,7 @@ const badRecords: { name: string; records: unknown; field: string; rule: string;
   { name: 'the fourth record', records: [good, good, good, { ...good, f64: 'x' }], field: '/records/3/f64', rule: 'type' },
   {
     name: 'a feature named like an Object.prototype member', records: [{}], field: '/records/0/constructor', rule: 'required',
-    signature: perFeature({ constructor: 'float32' }),
+    signature: perFeature(Object.fromEntries([['constructor', 'float32']]) as Record<string, ElementType>),
   },
   { name: 'a matrix feature', records: [{ a: 1, b: 2, c: 'x' }], field: '/records/0/c', rule: 'type', signature: matrix },
   {

@@ -49,6 +49,8 @@ function buildPlan(signature: Signature): RecordPlan {
   const slots: Slot[] = [];
   const slotIndex = new Map<string, number>();
   const plan: RecordPlan = { names: [], pointers: [], inherited: [], types: [], slotOf: [], columns: [], slots, known: new Set() };
+  const columnsPerInput = new Map<string, number>();
+  for (const f of signature.features) columnsPerInput.set(f.input, (columnsPerInput.get(f.input) ?? 0) + 1);
   for (const f of signature.features) {
     const spec = inputs.get(f.input);
     if (!spec) throw new TarmacError('INTERNAL', `Feature "${f.name}" maps to unknown input "${f.input}".`);
@@ -56,7 +58,7 @@ function buildPlan(signature: Signature): RecordPlan {
     if (slot === undefined) {
       slot = slots.length;
       slotIndex.set(f.input, slot);
-      const width = signature.layout === 'matrix' ? signature.features.filter((x) => x.input === f.input).length : 1;
+      const width = signature.layout === 'matrix' ? columnsPerInput.get(f.input)! : 1;
       const batch = spec.shape[0];
       slots.push({ input: f.input, type: spec.type, width, rank1: spec.shape.length === 1, fixedBatch: typeof batch === 'number' ? batch : null });
     }

@@ -144,6 +144,8 @@ test('v2RequestToFeeds builds typed tensors from flat and nested data', () => {
   assert.deepEqual(Array.from(t.feeds.flags!.data as Uint8Array), [1, 0]);
   assert.deepEqual(Array.from(t.feeds.half!.data as Uint16Array), [numberToHalf(0.5)]);
   assert.deepEqual(t.feeds.ids!.dims, [1]);
+  const columns = v2RequestToFeeds(loans, { inputs: loansInputs(2).map((i) => ({ ...i, data: i.data.map((v) => [v]) })) });
+  assert.deepEqual(columns.feeds.region, { type: 'string', dims: [2, 1], data: ['nsw', 'nsw'] });
   const strings = v2RequestToFeeds(loans, { inputs: loansInputs(3) });
   assert.deepEqual(strings.feeds.region, { type: 'string', dims: [3, 1], data: ['nsw', 'nsw', 'nsw'] });
   assert.equal(strings.rows, 3);

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { EventBus } from '../bus/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError } from '../shared/errors.ts';
-import { randomToken } from '../shared/ids.ts';
+import { randomAlphanumeric, randomToken } from '../shared/ids.ts';
 import type { ApiKeyRecord, KeyStore } from '../store/index.ts';
 import type { AuditLog } from './audit-log.ts';
 import { isRole, type Principal, type Role } from './roles.ts';
@@ -72,7 +72,7 @@ export class KeyService {
         issues: [{ field: '/name', rule: 'length', message: 'must be a string of 1 to 100 characters' }],
       });
     }
-    const id = randomToken(9);
+    const id = randomAlphanumeric(12);
     const secret = randomToken(32);
     const record: ApiKeyRecord = {
       id,
