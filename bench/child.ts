@@ -9,6 +9,8 @@ export interface ServerInfo {
   path: string;
   /** Extra request headers (Tarmac's `Authorization`). */
   headers: Record<string, string>;
+  /** Path of a Prometheus endpoint (read with `headers`) exposing the prediction log counters, if the server has one. */
+  metricsPath?: string;
   /** Free-form facts for the report (runtime versions, model name). */
   facts: Record<string, string>;
 }

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type { Result } from 'autocannon';
@@ -51,6 +52,15 @@ interface Measurement {
   errors: number;
   timeouts: number;
   warmupFailures: number;
+  /** Tarmac only: prediction log rows written and dropped during the measured run, and still buffered at its end. */
+  predictionLog?: { answered: number; written: number; dropped: number; bufferedAtEnd: number };
+}
+
+/** Counters read from a server's Prometheus endpoint. */
+interface LogCounters {
+  written: number;
+  dropped: number;
+  buffered: number;
 }
 
 /** Tarmac/bare for one case: below 1 for req/s and above 1 for p99 is Tarmac's overhead. */
@@ -172,6 +182,27 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+/** Sums every series of `name` in a Prometheus text exposition. */
+function metricValue(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+async function logCounters(info: ServerInfo): Promise<LogCounters | undefined> {
+  if (!info.metricsPath) return undefined;
+  const res = await fetch(`${info.url}${info.metricsPath}`, { headers: info.headers });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET ${info.metricsPath} answered ${res.status}: ${text}`);
+  return {
+    written: metricValue(text, 'tarmac_prediction_log_written_total'),
+    dropped: metricValue(text, 'tarmac_prediction_log_dropped_total'),
+    buffered: metricValue(text, 'tarmac_prediction_log_buffered'),
+  };
+}
+
 /** One autocannon run; latencies come from each 2xx response (autocannon's own histogram rounds to whole ms). */
 function load(info: ServerInfo, benchCase: BenchCase, connections: number, durationS: number): Promise<{ result: Result; latencies: number[] }> {
   return new Promise((resolve, reject) => {
@@ -203,7 +234,9 @@ async function measure(server: ServerName, info: ServerInfo, benchCase: BenchCas
     warmupFailures = result.non2xx + result.errors;
   }
   process.stderr.write(`  ${server} ${benchCase.name}: measuring ${settings.durationS} s\n`);
+  const before = await logCounters(info);
   const { result, latencies } = await load(info, benchCase, settings.connections, settings.durationS);
+  const after = await logCounters(info);
   const sorted = Float64Array.from(latencies).sort();
   const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(sorted.length, 1);
   return {
@@ -227,6 +260,14 @@ async function measure(server: ServerName, info: ServerInfo, benchCase: BenchCas
     errors: result.errors,
     timeouts: result.timeouts,
     warmupFailures,
+    ...(before && after ? {
+      predictionLog: {
+        answered: result['2xx'] * benchCase.records,
+        written: after.written - before.written,
+        dropped: after.dropped - before.dropped,
+        bufferedAtEnd: after.buffered,
+      },
+    } : {}),
   };
 }
 
@@ -267,6 +308,14 @@ function markdown(results: Measurement[], ratios: Ratio[], meta: Record<string, 
     '| --- | ---: | ---: | ---: |',
     ...ratios.map((r) => `| ${r.case} | ${fmt(r.reqPerSec)}× | ${fmt(r.p50)}× | ${fmt(r.p99)}× |`),
     '',
+    'Tarmac prediction log during each measured run (it must keep up, or the throughput above is bought by dropping events):',
+    '',
+    ...results.filter((m) => m.predictionLog).map((m) => {
+      const log = m.predictionLog!;
+      return `- ${m.case}: ${fmtInt(log.answered)} records answered, ${fmtInt(log.written)} rows written, `
+        + `${fmtInt(log.dropped)} dropped, ${fmtInt(log.bufferedAtEnd)} still buffered at the end`;
+    }),
+    '',
     'req/s ratio below 1 and latency ratios above 1 are what Tarmac costs on top of the runtime (auth, validation, '
       + 'prediction ids, metrics, the prediction log, Fastify). errors = non-2xx + connection errors + timeouts, warm-up included.',
     '',
@@ -282,6 +331,10 @@ async function main(): Promise<number> {
   process.stderr.write(`serve bench: 2 servers × ${cases.length} cases × (${settings.warmupS} s warm-up + ${settings.durationS} s), `
     + `${settings.connections} connections, about ${2 * cases.length * perRunS + 10} s\n`);
 
+  const loadBefore = os.loadavg()[0]!;
+  if (loadBefore > os.cpus().length / 2) {
+    process.stderr.write(`warning: load average ${loadBefore.toFixed(1)} on ${os.cpus().length} CPUs; other work will skew the numbers\n`);
+  }
   const threadEnv: Record<string, string> = settings.intraOpThreads ? { BENCH_INTRA_OP_THREADS: String(settings.intraOpThreads) } : {};
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tarmac-bench-'));
   tempDirs.add(dataDir);
@@ -289,30 +342,43 @@ async function main(): Promise<number> {
   const answers = new Map<ServerName, Prediction[]>();
   const facts: Record<string, string> = {};
   try {
-    const servers: { name: ServerName; file: string; env: Record<string, string> }[] = [
+    const specs: { name: ServerName; file: string; env: Record<string, string> }[] = [
       { name: 'bare', file: 'bare-server.ts', env: threadEnv },
       { name: 'tarmac', file: 'tarmac-server.ts', env: { ...threadEnv, BENCH_TARMAC_DATA_DIR: dataDir } },
     ];
-    // One server at a time, stopped before the next starts, so neither pays for the other's background work.
-    for (const server of servers) {
-      process.stderr.write(`starting ${server.name}\n`);
-      const { child, info } = await startChild(server.name, server.file, server.env);
-      let exitedEarly = false;
-      const onExit = (): void => {
-        exitedEarly = true;
-      };
-      child.once('exit', onExit);
-      try {
-        if (info.facts.onnxruntime) facts.onnxruntime = info.facts.onnxruntime;
-        answers.set(server.name, await sanityCheck(server.name, info, samples));
-        for (const benchCase of cases) results.push(await measure(server.name, info, benchCase, settings));
-      } finally {
-        child.off('exit', onExit);
-        await stopChild(child);
-      }
-      if (exitedEarly) throw new Error(`${server.name} exited during the benchmark (code ${child.exitCode}, signal ${child.signalCode})`);
+    const running: { name: ServerName; child: ChildProcess; info: ServerInfo }[] = [];
+    for (const spec of specs) {
+      process.stderr.write(`starting ${spec.name}\n`);
+      const { child, info } = await startChild(spec.name, spec.file, spec.env);
+      running.push({ name: spec.name, child, info });
+      if (info.facts.onnxruntime) facts.onnxruntime = info.facts.onnxruntime;
+      answers.set(spec.name, await sanityCheck(spec.name, info, samples));
     }
     assertAgreement(answers.get('tarmac')!, answers.get('bare')!);
+    // Both stay up (an idle server costs nothing) so the two runs of a case are adjacent in time: on a shared or
+    // drifting machine that keeps the ratios honest. Each run has its own warm-up, which also absorbs the previous
+    // server's leftover background work (Tarmac's prediction log flush).
+    const checkAlive = (): void => {
+      for (const server of running) {
+        if (server.child.exitCode !== null || server.child.signalCode !== null) {
+          throw new Error(`${server.name} exited during the benchmark (code ${server.child.exitCode}, signal ${server.child.signalCode})`);
+        }
+      }
+    };
+    for (const benchCase of cases) {
+      for (const server of running) {
+        checkAlive();
+        try {
+          results.push(await measure(server.name, server.info, benchCase, settings));
+        } catch (err) {
+          // A server that died mid-run is the real story; give its exit a moment to arrive.
+          await delay(500);
+          checkAlive();
+          throw new Error(`${server.name} ${benchCase.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        }
+      }
+    }
+    checkAlive();
   } finally {
     await Promise.all([...children].map(stopChild));
     await rm(dataDir, { recursive: true, force: true });
@@ -328,6 +394,7 @@ async function main(): Promise<number> {
     machine: `${os.platform()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}`,
     run: `${settings.durationS} s per case after ${settings.warmupS} s warm-up, ${settings.connections} connections, pipelining 1`,
     'intra-op threads': settings.intraOpThreads ? String(settings.intraOpThreads) : 'runtime default',
+    'load average before the run': loadBefore.toFixed(2),
   };
   const md = markdown(results, ratios, meta);
   await mkdir(RESULTS_DIR, { recursive: true });
@@ -343,7 +410,7 @@ async function main(): Promise<number> {
   return failed.length > 0 ? 1 : 0;
 }
 
-// A hard bound on the whole run, so a wedged server cannot hang CI.
+// A hard bound on the whole run (2 servers × 2 cases, plus start-up slack), so a wedged server cannot hang CI.
 const settingsForWatchdog = (() => {
   try {
     return readSettings();
@@ -361,10 +428,10 @@ const watchdog = setTimeout(() => {
 }, watchdogMs);
 watchdog.unref();
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.once(signal, () => {
     abandon('SIGTERM');
-    process.exit(130);
+    process.exit(code);
   });
 }
 

@@ -32,6 +32,7 @@ export async function startTarmacServer(options: TarmacServerOptions): Promise<S
         url,
         path: `/v1/models/${encodeURIComponent(model)}/predict`,
         headers: { authorization: `Bearer ${admin.key}` },
+        metricsPath: '/metrics',
         facts: { model, dataDir: config.dataDir },
       },
       close: () => tarmac.close(),

@@ -9,7 +9,8 @@ import { RegistryService } from './registry/index.ts';
 import { OnnxEngine } from './runtime/index.ts';
 import { AuditLog, KeyService } from './security/index.ts';
 import {
-  FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics,
+  FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics, StorePredictionSink,
+  WorkerPredictionSink,
 } from './serving/index.ts';
 import { systemClock, type Clock } from './shared/clock.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
@@ -73,8 +74,13 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     maxExtra: config.extraLoadedVersions,
   });
   const routes = new RouteTable({ source: stores.models, pool, log: log.child({ component: 'routes' }) });
+  // An in-memory SQLite database cannot be shared with another thread; everything else is written off the event loop.
+  const inMemory = [':memory:', 'sqlite::memory:', 'sqlite://:memory:'].includes(config.databaseUrl ?? '');
+  const sink = inMemory
+    ? new StorePredictionSink(stores.predictions)
+    : new WorkerPredictionSink({ url: config.databaseUrl, dataDir: config.dataDir });
   const predictionLogger = new PredictionLogger({
-    store: stores.predictions,
+    sink,
     metrics: servingMetrics,
     clock,
     log: log.child({ component: 'prediction-log' }),

@@ -52,9 +52,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.addSchema(problemSchema);
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', String(request.id));
-    return payload;
+    done();
   });
   registerHttpMetrics(app, deps.metrics);
   registerAuth(app, deps);

@@ -4,3 +4,4 @@ export { PredictionLogger, type PredictionBatch } from './prediction-logger.ts';
 export { PredictService, type RecordsAnswer, type RecordAnswer, type RequestContext } from './predict.service.ts';
 export { FeedbackService, type FeedbackResult } from './feedback.service.ts';
 export { ServingMetrics } from './serving-metrics.ts';
+export { StorePredictionSink, WorkerPredictionSink, type PredictionSink } from './prediction-sink.ts';

@@ -5,7 +5,7 @@ import {
 import type { Signature, Tensor } from '../runtime/types.ts';
 import type { Clock } from '../shared/clock.ts';
 import { isTarmacError, TarmacError } from '../shared/errors.ts';
-import { newId } from '../shared/ids.ts';
+import { newTimeOrderedId } from '../shared/ids.ts';
 import type { VersionRecord } from '../store/index.ts';
 import type { LoadedVersion, ModelPool } from './model-pool.ts';
 import type { PredictionLogger } from './prediction-logger.ts';
@@ -68,7 +68,7 @@ export class PredictService {
       const outputs = await loaded.use((m) => m.run(feeds));
       const latencyMs = performance.now() - started;
       const predictions = outputsToPredictions(loaded.version.signature, outputs, records.length);
-      const answers: RecordAnswer[] = predictions.map((p) => ({ id: newId(), version, ...p }));
+      const answers: RecordAnswer[] = predictions.map((p) => ({ id: newTimeOrderedId(), version, ...p }));
       this.observe(model, loaded, variant.name, 'records', records.length, latencyMs);
       this.deps.logger.enqueue({
         model, version, variant: variant.name, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs,
@@ -96,7 +96,7 @@ export class PredictService {
       const outputs = await loaded.use((m) => m.run(request.feeds));
       const latencyMs = performance.now() - started;
       this.observe(model, loaded, variant, 'v2', request.rows, latencyMs);
-      const ids = Array.from({ length: request.rows }, () => newId());
+      const ids = Array.from({ length: request.rows }, () => newTimeOrderedId());
       this.deps.logger.enqueue({
         model, version, variant, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs, ids,
         inputs: () => rowsOf(signature, request.feeds, request.rows),

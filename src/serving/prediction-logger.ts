@@ -1,6 +1,7 @@
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { PredictionRecord, PredictionStore } from '../store/index.ts';
+import type { PredictionRecord } from '../store/index.ts';
+import type { PredictionSink } from './prediction-sink.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
 
 /**
@@ -32,7 +33,7 @@ export class PredictionLogger {
 
   constructor(
     private readonly deps: {
-      store: PredictionStore;
+      sink: PredictionSink;
       metrics: ServingMetrics;
       clock: Clock;
       log: Logger;
@@ -78,6 +79,7 @@ export class PredictionLogger {
   async close(): Promise<void> {
     await this.flush();
     this.closed = true;
+    await this.deps.sink.close();
   }
 
   private async write(batches: PredictionBatch[]): Promise<void> {
@@ -110,7 +112,7 @@ export class PredictionLogger {
     for (let i = 0; i < rows.length; i += this.deps.batchSize) {
       const chunk = rows.slice(i, i + this.deps.batchSize);
       try {
-        await this.deps.store.insertMany(chunk);
+        await this.deps.sink.write(chunk);
         this.deps.metrics.logWritten.inc(chunk.length);
       } catch (err) {
         this.deps.log.error({ err, rows: chunk.length }, 'prediction log write failed; events dropped');

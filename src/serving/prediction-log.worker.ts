@@ -1,0 +1,28 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { KyselyPredictionStore, openDatabase } from '../store/index.ts';
+import type { PredictionRecord } from '../store/index.ts';
+import type { WriterDatabase } from './prediction-sink.ts';
+
+// The prediction log's writer thread: one connection of its own, batches in arrival order, one reply per batch.
+type Message = { type: 'write'; id: number; rows: PredictionRecord[] } | { type: 'close' };
+
+const { data } = workerData as { data: WriterDatabase };
+const database = await openDatabase({ url: data.url, dataDir: data.dataDir });
+const store = new KyselyPredictionStore(database);
+let queue = Promise.resolve();
+
+parentPort!.on('message', (message: Message) => {
+  queue = queue.then(async () => {
+    if (message.type === 'close') {
+      await database.close();
+      parentPort!.close();
+      return;
+    }
+    try {
+      await store.insertMany(message.rows);
+      parentPort!.postMessage({ id: message.id, ok: true });
+    } catch (err) {
+      parentPort!.postMessage({ id: message.id, ok: false, message: (err as Error).message });
+    }
+  });
+});

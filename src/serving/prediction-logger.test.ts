@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { FakeClock } from '../shared/clock.ts';
+import { createLogger } from '../shared/logger.ts';
+import { KyselyPredictionStore, migrateToLatest, openDatabase, type PredictionRecord } from '../store/index.ts';
+import { PredictionLogger, type PredictionBatch } from './prediction-logger.ts';
+import { WorkerPredictionSink, type PredictionSink } from './prediction-sink.ts';
+import { ServingMetrics } from './serving-metrics.ts';
+
+const log = createLogger({ level: 'silent' });
+
+function batch(n: number, model = 'm'): PredictionBatch {
+  const ids = Array.from({ length: n }, (_, i) => `${model}-${Math.random().toString(36).slice(2)}-${i}`);
+  return {
+    model, version: 1, variant: 'stable', requestId: 'r', createdAt: 1, latencyMs: 0.5, ids,
+    inputs: () => ids.map((_, i) => ({ x: i })),
+    outputs: () => ids.map((_, i) => ({ prediction: i })),
+  };
+}
+
+class MemorySink implements PredictionSink {
+  rows: PredictionRecord[] = [];
+  fail = false;
+  async write(rows: PredictionRecord[]): Promise<void> {
+    if (this.fail) throw new Error('disk full');
+    this.rows.push(...rows);
+  }
+  async close(): Promise<void> {}
+}
+
+async function dropped(metrics: ServingMetrics): Promise<number> {
+  return (await metrics.logDropped.get()).values[0]?.value ?? 0;
+}
+
+test('batches are written on flush, with one row per record', async () => {
+  const sink = new MemorySink();
+  const metrics = new ServingMetrics(new Registry());
+  const logger = new PredictionLogger({ sink, metrics, clock: new FakeClock(), log, bufferSize: 100, batchSize: 50, flushIntervalMs: 10_000 });
+  assert.equal(logger.enqueue(batch(3)), true);
+  assert.equal(sink.rows.length, 0, 'nothing is written on the request path');
+  await logger.flush();
+  assert.equal(sink.rows.length, 3);
+  assert.deepEqual(sink.rows[2]!.inputs, { x: 2 });
+  assert.deepEqual(sink.rows[2]!.outputs, { prediction: 2 });
+  await logger.close();
+});
+
+test('a full buffer drops and counts instead of blocking', async () => {
+  const sink = new MemorySink();
+  const metrics = new ServingMetrics(new Registry());
+  const logger = new PredictionLogger({ sink, metrics, clock: new FakeClock(), log, bufferSize: 10, batchSize: 1000, flushIntervalMs: 10_000 });
+  assert.equal(logger.enqueue(batch(8)), true);
+  assert.equal(logger.enqueue(batch(5)), false);
+  assert.equal(await dropped(metrics), 5);
+  await logger.close();
+  assert.equal(sink.rows.length, 8);
+});
+
+test('a failed write is counted as dropped and the logger keeps going', async () => {
+  const sink = new MemorySink();
+  const metrics = new ServingMetrics(new Registry());
+  const logger = new PredictionLogger({ sink, metrics, clock: new FakeClock(), log, bufferSize: 100, batchSize: 1000, flushIntervalMs: 10_000 });
+  sink.fail = true;
+  logger.enqueue(batch(4));
+  await logger.flush();
+  assert.equal(await dropped(metrics), 4);
+  sink.fail = false;
+  logger.enqueue(batch(2));
+  await logger.flush();
+  assert.equal(sink.rows.length, 2);
+  await logger.close();
+});
+
+test('the worker-thread writer stores rows through its own SQLite connection', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tarmac-log-'));
+  const database = await openDatabase({ dataDir: dir });
+  try {
+    await migrateToLatest(database);
+    const sink = new WorkerPredictionSink({ url: undefined, dataDir: dir });
+    const metrics = new ServingMetrics(new Registry());
+    const logger = new PredictionLogger({ sink, metrics, clock: new FakeClock(), log, bufferSize: 10_000, batchSize: 100, flushIntervalMs: 5 });
+    for (let i = 0; i < 20; i++) logger.enqueue(batch(25));
+    await logger.flush();
+    const store = new KyselyPredictionStore(database);
+    assert.equal(await store.count(), 500);
+    await logger.close();
+  } finally {
+    await database.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
