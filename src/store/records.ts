@@ -112,18 +112,8 @@ export interface AuditRecord {
   hash: string;
 }
 
-/** Input for a new version; the repository assigns the next number atomically. */
-export interface NewVersion {
-  modelName: string;
-  artifactSha256: string;
-  artifactSize: number;
-  signature: Signature;
-  description: string;
-  tags: Record<string, string>;
-  metrics: Record<string, number>;
-  lineage: Lineage;
-  createdBy: string;
-  createdAt: number;
+/** Input for a new version; the repository assigns the id and the next number atomically. */
+export interface NewVersion extends Omit<VersionRecord, 'id' | 'modelId' | 'version'> {
   /** Model-level fields used only when the model does not exist yet. */
   model: { description: string; owner: string; tags: Record<string, string> };
 }
