@@ -6,7 +6,7 @@ import { buildApp } from './api/index.ts';
 import { InProcessEventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
 import { RegistryService } from './registry/index.ts';
-import { OnnxEngine } from './runtime/index.ts';
+import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
 import { AuditLog, KeyService } from './security/index.ts';
 import {
   FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics, StorePredictionSink,
@@ -56,7 +56,14 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const stores = createStores(database);
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
   const bus = new InProcessEventBus({ log: log.child({ component: 'bus' }) });
-  const engine = new OnnxEngine({ intraOpThreads: config.intraOpThreads || undefined });
+  const inline = new OnnxEngine({ intraOpThreads: config.intraOpThreads, interOpThreads: 1 });
+  const engine: InferenceEngine = config.inferenceThreads > 0
+    ? new HybridEngine({
+      inline,
+      pool: new WorkerPoolEngine({ threads: config.inferenceThreads, intraOpThreads: config.intraOpThreads, interOpThreads: 1 }),
+      inlineMaxMicros: config.inlineMaxMicros,
+    })
+    : inline;
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics, prefix: 'tarmac_process_' });
@@ -72,6 +79,8 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     readArtifact: (version) => registry.readArtifact(version),
     log: log.child({ component: 'runtime' }),
     maxExtra: config.extraLoadedVersions,
+    batching: config.batching,
+    metrics: servingMetrics,
   });
   const routes = new RouteTable({ source: stores.models, pool, log: log.child({ component: 'routes' }) });
   // An in-memory SQLite database cannot be shared with another thread; everything else is written off the event loop.
@@ -116,6 +125,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       await bus.close();
       routes.close();
       await pool.close();
+      await engine.close();
       await database.close();
     },
   };

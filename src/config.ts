@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { TarmacError } from './shared/errors.ts';
 
@@ -16,8 +17,14 @@ export interface Config {
   /** Most records in one predict request. */
   maxBatchRecords: number;
   predictionLog: { bufferSize: number; batchSize: number; flushIntervalMs: number };
-  /** ONNX Runtime intra-op threads per session (0 = runtime default). */
+  /** Worker threads that run inference; 0 runs every model on the event loop's thread. */
+  inferenceThreads: number;
+  /** Models whose single-row run takes at most this many µs run on the event loop's thread (0: all in workers). */
+  inlineMaxMicros: number;
+  /** ONNX Runtime intra-op threads per session. */
   intraOpThreads: number;
+  /** Default adaptive batching of every deployment (a deployment may override it). */
+  batching: { enabled: boolean; maxBatchSize: number; maxQueueDelayMs: number };
   /** Versions kept loaded beyond the deployed ones (loaded on demand by version-pinned requests). */
   extraLoadedVersions: number;
 }
@@ -39,6 +46,14 @@ function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   return value;
 }
 
+function boolVar(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(on|true|1|yes)$/i.test(raw)) return true;
+  if (/^(off|false|0|no)$/i.test(raw)) return false;
+  throw new TarmacError('CONFIG_INVALID', `${name} must be on or off, got "${raw}"`, { details: { variable: name } });
+}
+
 /**
  * Reads TARMAC_* variables once into a frozen Config; the only reader of the environment.
  * Throws CONFIG_INVALID naming the variable when a value is malformed.
@@ -56,6 +71,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       details: { variable: 'TARMAC_LOG_LEVEL' },
     });
   }
+  const cores = os.availableParallelism();
+  const inferenceThreads = intVar(env, 'TARMAC_INFERENCE_THREADS', Math.max(1, Math.min(4, cores - 1)), 0, 64);
   const config: Config = {
     host: overrides.host ?? env.TARMAC_HOST ?? '127.0.0.1',
     port: overrides.port ?? intVar(env, 'TARMAC_PORT', 8080, 0, 65535),
@@ -70,7 +87,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       batchSize: intVar(env, 'TARMAC_PREDICTION_LOG_BATCH', 500, 1, 100_000),
       flushIntervalMs: intVar(env, 'TARMAC_PREDICTION_LOG_FLUSH_MS', 200, 1, 60_000),
     },
-    intraOpThreads: intVar(env, 'TARMAC_INTRA_OP_THREADS', 0, 0, 256),
+    inferenceThreads,
+    inlineMaxMicros: intVar(env, 'TARMAC_INLINE_MAX_US', 300, 0, 1_000_000),
+    // Leave a core for the event loop and split the rest between the inference threads.
+    intraOpThreads: intVar(env, 'TARMAC_INTRA_OP_THREADS', Math.max(1, Math.floor((cores - 1) / Math.max(1, inferenceThreads))), 1, 256),
+    batching: {
+      enabled: boolVar(env, 'TARMAC_BATCHING', true),
+      maxBatchSize: intVar(env, 'TARMAC_BATCH_MAX_SIZE', 64, 1, 100_000),
+      maxQueueDelayMs: intVar(env, 'TARMAC_BATCH_MAX_DELAY_MS', 0, 0, 10_000),
+    },
     extraLoadedVersions: intVar(env, 'TARMAC_EXTRA_LOADED_VERSIONS', 8, 0, 1000),
   };
   return Object.freeze(config);

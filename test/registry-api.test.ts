@@ -219,6 +219,22 @@ describe('keys, roles, prediction log, feedback, metrics and OpenAPI', () => {
     assert.equal((await t.call('GET', '/metrics', undefined, null)).statusCode, 401);
   });
 
+  test('a deployment carries its batching settings; concurrent requests are coalesced and counted', async () => {
+    const bad = await t.call('PUT', '/v1/models/loan-default/deployment', { version: 1, batching: { max_batch_size: 0 } });
+    assert.equal(bad.statusCode, 400);
+    assert.ok((bad.json() as { errors: { field: string }[] }).errors.some((e) => e.field === '/batching/max_batch_size'));
+    const deployed = await t.call('PUT', '/v1/models/loan-default/deployment', { version: 1, batching: { max_batch_size: 8, max_queue_delay_ms: 5 } });
+    assert.equal(deployed.statusCode, 200, deployed.body);
+    assert.deepEqual((deployed.json() as { batching: unknown }).batching, { max_batch_size: 8, max_queue_delay_ms: 5 });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => t.call('POST', '/v1/models/loan-default/predict', { records: [record] })));
+    const probabilities = answers.map((a) => (a.json() as { predictions: { probabilities: Record<string, number> }[] }).predictions[0]!.probabilities['1']);
+    assert.ok(probabilities.every((p) => p === probabilities[0]), 'every request gets its own, identical answer');
+    const metrics = (await t.call('GET', '/metrics')).body;
+    const count = Number(/tarmac_batch_rows_count\{model="loan-default",version="1"\} (\d+)/.exec(metrics)?.[1]);
+    const sum = Number(/tarmac_batch_rows_sum\{model="loan-default",version="1"\} (\d+)/.exec(metrics)?.[1]);
+    assert.ok(sum > count, `rows per run (${sum}/${count}) show coalescing`);
+  });
+
   test('/openapi.json documents every route', async () => {
     const response = await t.call('GET', '/openapi.json');
     assert.equal(response.statusCode, 200);

@@ -52,10 +52,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.addSchema(problemSchema);
 
-  app.addHook('onRequest', (request, reply, done) => {
-    void reply.header('x-request-id', String(request.id));
-    done();
-  });
   registerHttpMetrics(app, deps.metrics);
   registerAuth(app, deps);
 

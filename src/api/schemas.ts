@@ -47,7 +47,13 @@ export const recordsRequestSchema = {
   required: ['records'],
   additionalProperties: false,
   properties: {
-    records: { type: 'array', minItems: 1, items: { type: 'object', additionalProperties: scalar } },
+    // Only the JSON kinds are checked here; each value's type, range and presence are checked against the model's
+    // signature by the records codec, which reports every problem with its record index.
+    records: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'object', description: 'feature name → number, string or boolean', additionalProperties: scalar },
+    },
   },
 } as const;
 
@@ -178,7 +184,24 @@ export const aliasBodySchema = {
   properties: { version: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', maxLength: 64 }] } },
 } as const;
 
-export const deploymentBodySchema = aliasBodySchema;
+export const deploymentBodySchema = {
+  type: 'object',
+  required: ['version'],
+  additionalProperties: false,
+  properties: {
+    version: aliasBodySchema.properties.version,
+    batching: {
+      type: 'object',
+      description: 'Adaptive batching of this deployment; unset fields take the server defaults (TARMAC_BATCH_*).',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        max_batch_size: { type: 'integer', minimum: 1, maximum: 100000 },
+        max_queue_delay_ms: { type: 'integer', minimum: 0, maximum: 10000 },
+      },
+    },
+  },
+} as const;
 
 export const createKeySchema = {
   type: 'object',

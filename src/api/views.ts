@@ -41,6 +41,9 @@ export function deploymentView(deployment: DeploymentRecord, loaded: boolean) {
     model: deployment.modelName,
     revision: deployment.revision,
     variants: deployment.spec.variants,
+    batching: deployment.spec.batching
+      ? { enabled: deployment.spec.batching.enabled, max_batch_size: deployment.spec.batching.maxBatchSize, max_queue_delay_ms: deployment.spec.batching.maxQueueDelayMs }
+      : null,
     ready: loaded,
     updated_by: deployment.updatedBy,
     updated_at: iso(deployment.updatedAt),

@@ -142,10 +142,20 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     emit({ deleted: aliasName }, () => `deleted ${name}@${aliasName}`);
   });
 
-  program.command('deploy <name> <version>').description('serve VERSION (a number or alias) for NAME').action(async (name: string, version: string) => {
-    const result = await client().request<{ revision: number; variants: { version: number }[]; ready: boolean }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, { version: versionRef(version) });
-    emit(result, () => `${name} now serves version ${result.variants.map((v) => v.version).join(',')} (revision ${result.revision}, ready=${result.ready})`);
-  });
+  program.command('deploy <name> <version>')
+    .description('serve VERSION (a number or alias) for NAME')
+    .option('--max-batch-size <rows>', 'most rows the adaptive batcher stacks into one run')
+    .option('--max-queue-delay-ms <ms>', 'how long a request may wait for company (0: adaptive, no wait)')
+    .option('--no-batching', 'run every request on its own')
+    .action(async (name: string, version: string, opts: { maxBatchSize?: string; maxQueueDelayMs?: string; batching: boolean }) => {
+      const batching: Record<string, number | boolean> = {};
+      if (opts.batching === false) batching.enabled = false;
+      if (opts.maxBatchSize !== undefined) batching.max_batch_size = positiveInt(opts.maxBatchSize, '--max-batch-size', 1);
+      if (opts.maxQueueDelayMs !== undefined) batching.max_queue_delay_ms = positiveInt(opts.maxQueueDelayMs, '--max-queue-delay-ms', 0);
+      const body = { version: versionRef(version), ...(Object.keys(batching).length ? { batching } : {}) };
+      const result = await client().request<{ revision: number; variants: { version: number }[]; ready: boolean }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, body);
+      emit(result, () => `${name} now serves version ${result.variants.map((v) => v.version).join(',')} (revision ${result.revision}, ready=${result.ready})`);
+    });
 
   program.command('predict <name>')
     .description('predict from a JSON file of {"records": [...]} (or - for stdin)')
@@ -222,6 +232,12 @@ function collect(value: string, previous: string[]): string[] {
 
 function splitList(text: string): string[] {
   return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function positiveInt(text: string, option: string, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new UsageError(`${option} must be an integer ≥ ${min}, got "${text}"`);
+  return value;
 }
 
 function versionRef(text: string): number | string {

@@ -6,7 +6,7 @@ import type { AuditLog, Principal } from '../security/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError } from '../shared/errors.ts';
 import type {
-  AliasRecord, BlobStore, DeploymentRecord, Lineage, ModelRecord, ModelStore, VersionRecord,
+  AliasRecord, BatchingOverrides, BlobStore, DeploymentRecord, Lineage, ModelRecord, ModelStore, VersionRecord,
 } from '../store/index.ts';
 import { assertAliasName, assertMetrics, assertModelName, assertTags } from './names.ts';
 
@@ -211,14 +211,14 @@ export class RegistryService {
   }
 
   /** Makes one version serve all of `name`'s traffic (traffic splits come with progressive delivery). */
-  async deploy(name: string, ref: string | number, by: Principal): Promise<DeploymentRecord> {
+  async deploy(name: string, ref: string | number, by: Principal, options: { batching?: BatchingOverrides } = {}): Promise<DeploymentRecord> {
     const version = await this.resolveVersion(name, ref);
     // Refuse before switching anything when the artifact is missing or no longer matches its hash.
     await this.deps.blobs.get(version.artifactSha256);
     const previous = await this.deps.models.getDeployment(name);
     const record = await this.deps.models.putDeployment(
       name,
-      { variants: [{ name: 'stable', version: version.version, weight: 100 }] },
+      { variants: [{ name: 'stable', version: version.version, weight: 100 }], ...(options.batching ? { batching: options.batching } : {}) },
       by.id,
       this.deps.clock.now(),
     );
@@ -226,6 +226,7 @@ export class RegistryService {
       version: version.version,
       previous: previous?.spec.variants.map((v) => v.version) ?? [],
       revision: record.revision,
+      ...(options.batching ? { batching: options.batching } : {}),
     });
     await this.deps.bus.publish('deployment.changed', { model: name, revision: record.revision, by: by.id });
     return record;

@@ -3,6 +3,9 @@ export type { ElementType, FeatureSpec, OutputSpec, Signature, Task, Tensor, Ten
 export { FEATURE_NAME_PATTERN, parseOnnxModel, prepareForServing } from './onnx-model.ts';
 export type { ParsedModel, ParseOptions } from './onnx-model.ts';
 export { OnnxEngine } from './onnx-engine.ts';
+export { WorkerPoolEngine, type WorkerPoolOptions } from './worker-pool-engine.ts';
+export { HybridEngine, type HybridEngineOptions } from './hybrid-engine.ts';
+export { BatchingModel, isBatchable, type BatchingOptions } from './batcher.ts';
 export type { InferenceEngine, LoadedModel, OnnxEngineOptions } from './onnx-engine.ts';
 export { outputsToPredictions, recordsToFeeds } from './records.ts';
 export type { RecordPrediction, RecordsOptions } from './records.ts';

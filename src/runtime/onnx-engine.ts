@@ -7,6 +7,10 @@ import type { ElementType, Signature, Tensor, TensorData } from './types.ts';
 /** A model ready to answer: run it on feeds keyed by input name; dispose it to free its native session. */
 export interface LoadedModel {
   readonly signature: Signature;
+  /** How many runs of this model can proceed at once (1 on the calling thread, one per inference thread otherwise). */
+  readonly capacity: number;
+  /** Where it runs: on the event loop's thread or in the worker pool. */
+  readonly placement: 'inline' | 'worker';
   /** Runs one batch; throws SERVING_INPUT_INVALID for a missing feed, SERVING_INFERENCE_FAILED when the runtime fails. */
   run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
   /** Frees the native resources; later runs throw SERVING_MODEL_NOT_READY. Safe to call twice. */
@@ -17,6 +21,8 @@ export interface LoadedModel {
 export interface InferenceEngine {
   /** Loads and warms up a model; throws REGISTRY_INVALID_ONNX when the runtime cannot load or run it. */
   load(bytes: Uint8Array, signature: Signature): Promise<LoadedModel>;
+  /** Releases the engine's threads; loaded models must be disposed first. */
+  close(): Promise<void>;
 }
 
 /** Thread settings for ONNX Runtime sessions; unset means ONNX Runtime's defaults. */
@@ -47,6 +53,9 @@ function fromOrt(name: string, t: ort.Tensor): Tensor {
 
 class OnnxLoadedModel implements LoadedModel {
   readonly signature: Signature;
+  /** session.run holds the calling thread, so one run at a time. */
+  readonly capacity = 1;
+  readonly placement = 'inline';
   readonly #session: ort.InferenceSession;
   readonly #fetches: string[];
   #disposed = false;
@@ -114,7 +123,7 @@ class OnnxLoadedModel implements LoadedModel {
   }
 }
 
-/** The InferenceEngine backed by onnxruntime-node on the CPU. */
+/** The InferenceEngine backed by onnxruntime-node on the CPU, running on the calling thread. */
 export class OnnxEngine implements InferenceEngine {
   readonly #options: ort.InferenceSession.SessionOptions;
 
@@ -145,4 +154,6 @@ export class OnnxEngine implements InferenceEngine {
     }
     return model;
   }
+
+  async close(): Promise<void> {}
 }

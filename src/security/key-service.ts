@@ -25,6 +25,18 @@ export interface CreatedKey extends KeyView {
   key: string;
 }
 
+interface ActiveKey {
+  hash: Buffer;
+  principal: Principal;
+}
+
+function activeKey(record: ApiKeyRecord): ActiveKey {
+  return {
+    hash: Buffer.from(record.secretHash, 'hex'),
+    principal: Object.freeze({ id: `key:${record.id}`, name: record.name, role: record.role as Role }),
+  };
+}
+
 function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
@@ -45,7 +57,8 @@ function viewOf(record: ApiKeyRecord): KeyView {
  * password hash adds nothing). Active keys are held in memory so authentication never touches the database.
  */
 export class KeyService {
-  private readonly active = new Map<string, ApiKeyRecord>();
+  /** Active keys by id, with the stored hash as bytes and the principal built once. */
+  private readonly active = new Map<string, ActiveKey>();
 
   constructor(private readonly deps: { keys: KeyStore; audit: AuditLog; bus: EventBus; clock: Clock }) {
     deps.bus.subscribe('key.created', () => this.refresh());
@@ -56,7 +69,7 @@ export class KeyService {
   async refresh(): Promise<void> {
     const all = await this.deps.keys.list();
     this.active.clear();
-    for (const key of all) if (key.revokedAt === null) this.active.set(key.id, key);
+    for (const key of all) if (key.revokedAt === null) this.active.set(key.id, activeKey(key));
   }
 
   /** Creates a key for `role`; the returned `key` is never retrievable again. Throws VALIDATION_FAILED on a bad role. */
@@ -84,7 +97,7 @@ export class KeyService {
       revokedAt: null,
     };
     await this.deps.keys.insert(record);
-    this.active.set(id, record);
+    this.active.set(id, activeKey(record));
     await this.deps.audit.record(by, 'key.create', `key:${id}`, { role: input.role, name });
     await this.deps.bus.publish('key.created', { id, role: input.role, by: by.id });
     return { ...viewOf(record), key: `${KEY_PREFIX}${id}.${secret}` };
@@ -110,12 +123,10 @@ export class KeyService {
   authenticate(token: string): Principal | undefined {
     const match = KEY_PATTERN.exec(token);
     if (!match) return undefined;
-    const record = this.active.get(match[1]!);
-    if (!record) return undefined;
-    const given = Buffer.from(hashSecret(match[2]!), 'hex');
-    const stored = Buffer.from(record.secretHash, 'hex');
-    if (given.length !== stored.length || !timingSafeEqual(given, stored)) return undefined;
-    return { id: `key:${record.id}`, name: record.name, role: record.role as Role };
+    const key = this.active.get(match[1]!);
+    if (!key) return undefined;
+    const given = createHash('sha256').update(match[2]!).digest();
+    return timingSafeEqual(given, key.hash) ? key.principal : undefined;
   }
 
   /** Number of keys ever created; zero means the store is new and needs a bootstrap admin key. */

@@ -1,6 +1,7 @@
-import type { InferenceEngine, LoadedModel } from '../runtime/index.ts';
+import { BatchingModel, type BatchingOptions, type InferenceEngine } from '../runtime/index.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { VersionRecord } from '../store/index.ts';
+import type { BatchingOverrides, VersionRecord } from '../store/index.ts';
+import type { ServingMetrics } from './serving-metrics.ts';
 
 /** A loaded version with a count of requests in flight, so it is disposed only once nobody uses it. */
 export class LoadedVersion {
@@ -8,10 +9,10 @@ export class LoadedVersion {
   private retired = false;
   private disposed = false;
 
-  constructor(readonly version: VersionRecord, readonly model: LoadedModel, private readonly log: Logger) {}
+  constructor(readonly version: VersionRecord, readonly model: BatchingModel, private readonly log: Logger) {}
 
   /** Runs `fn` with the model, keeping it alive until `fn` settles. */
-  async use<T>(fn: (model: LoadedModel) => Promise<T>): Promise<T> {
+  async use<T>(fn: (model: BatchingModel) => Promise<T>): Promise<T> {
     this.inFlight++;
     try {
       return await fn(this.model);
@@ -54,8 +55,15 @@ export class ModelPool {
       readArtifact: (version: VersionRecord) => Promise<Uint8Array>;
       log: Logger;
       maxExtra: number;
+      batching: BatchingOptions;
+      metrics: ServingMetrics;
     },
   ) {}
+
+  /** Applies a deployment's batching overrides on top of the server's defaults. */
+  configureBatching(loaded: LoadedVersion, overrides: BatchingOverrides | undefined): void {
+    loaded.model.configure({ ...this.deps.batching, ...overrides });
+  }
 
   /** Loads (or reuses) a version that a route pins; pins are counted so shared versions stay loaded. */
   async pin(version: VersionRecord): Promise<LoadedVersion> {
@@ -117,8 +125,11 @@ export class ModelPool {
       entry = (async () => {
         const started = performance.now();
         const bytes = await this.deps.readArtifact(version);
-        const model = await this.deps.engine.load(bytes, version.signature);
-        this.deps.log.info({ model: version.modelName, version: version.version, ms: Math.round(performance.now() - started) }, 'version loaded');
+        const raw = await this.deps.engine.load(bytes, version.signature);
+        const model = new BatchingModel(raw, this.deps.batching);
+        const labels = { model: version.modelName, version: String(version.version) };
+        model.onBatch = (rows) => this.deps.metrics.batchRows.observe(labels, rows);
+        this.deps.log.info({ model: version.modelName, version: version.version, placement: raw.placement, ms: Math.round(performance.now() - started) }, 'version loaded');
         return new LoadedVersion(version, model, this.deps.log);
       })();
       this.loaded.set(key, entry);

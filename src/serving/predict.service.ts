@@ -177,9 +177,9 @@ export class PredictService {
   }
 
   private observe(model: string, loaded: LoadedVersion, variant: string, api: string, rows: number, latencyMs: number): void {
-    const version = String(loaded.version.version);
-    this.deps.metrics.predictions.inc({ model, version, variant, api }, rows);
-    this.deps.metrics.inferenceSeconds.observe({ model, version, variant }, latencyMs / 1000);
+    const handles = this.deps.metrics.forVariant(model, String(loaded.version.version), variant, api);
+    handles.predictions.inc(rows);
+    handles.inferenceSeconds.observe(latencyMs / 1000);
   }
 
   private countError(model: string, version: number, err: unknown): void {

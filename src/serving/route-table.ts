@@ -99,6 +99,7 @@ export class RouteTable {
           const version = await this.deps.source.getVersion(model, spec.version);
           if (!version) throw new Error(`deployment of ${model} names missing version ${spec.version}`);
           const loaded = await this.deps.pool.pin(version);
+          this.deps.pool.configureBatching(loaded, deployment.spec.batching);
           upTo += (spec.weight / total) * 100;
           variants.push({ name: spec.name, weight: spec.weight, upTo, loaded });
         }

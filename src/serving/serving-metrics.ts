@@ -1,5 +1,11 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+/** The per-request metric handles of one variant, bound to their labels once (label hashing is per-call otherwise). */
+export interface VariantMetrics {
+  predictions: { inc(value: number): void };
+  inferenceSeconds: { observe(value: number): void };
+}
+
 /** The serving path's Prometheus metrics, registered on the app's registry (never the global one). */
 export class ServingMetrics {
   readonly predictions: Counter<'model' | 'version' | 'variant' | 'api'>;
@@ -10,6 +16,7 @@ export class ServingMetrics {
   readonly logBuffered: Gauge;
   readonly loadedVersions: Gauge;
   readonly feedback: Counter<'model'>;
+  readonly batchRows: Histogram<'model' | 'version'>;
 
   constructor(registry: Registry) {
     this.predictions = new Counter({
@@ -51,11 +58,34 @@ export class ServingMetrics {
       help: 'Model versions loaded in this process',
       registers: [registry],
     });
+    this.batchRows = new Histogram({
+      name: 'tarmac_batch_rows',
+      help: 'Rows per runtime call after adaptive batching, by model and version',
+      labelNames: ['model', 'version'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers: [registry],
+    });
     this.feedback = new Counter({
       name: 'tarmac_feedback_total',
       help: 'Ground-truth labels stored, by model',
       labelNames: ['model'],
       registers: [registry],
     });
+  }
+
+  private readonly bound = new Map<string, VariantMetrics>();
+
+  /** The bound handles for one model, version, variant and API; created on first use. */
+  forVariant(model: string, version: string, variant: string, api: string): VariantMetrics {
+    const key = `${model}\u0000${version}\u0000${variant}\u0000${api}`;
+    let handles = this.bound.get(key);
+    if (!handles) {
+      handles = {
+        predictions: this.predictions.labels({ model, version, variant, api }),
+        inferenceSeconds: this.inferenceSeconds.labels({ model, version, variant }),
+      };
+      this.bound.set(key, handles);
+    }
+    return handles;
   }
 }

@@ -52,9 +52,17 @@ export interface VariantSpec {
   weight: number;
 }
 
+/** Per-deployment overrides of the adaptive batcher (unset fields take the server's defaults). */
+export interface BatchingOverrides {
+  enabled?: boolean;
+  maxBatchSize?: number;
+  maxQueueDelayMs?: number;
+}
+
 /** What serves a model now. */
 export interface DeploymentSpec {
   variants: VariantSpec[];
+  batching?: BatchingOverrides;
 }
 
 /** A deployment as stored, with its optimistic-concurrency revision. */

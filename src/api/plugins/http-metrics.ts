@@ -16,10 +16,22 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry): v
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  // Bound children per label set: prom-client otherwise hashes the label object on every call.
+  const bound = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    const status = reply.statusCode;
+    const key = `${request.method} ${route} ${status}`;
+    let handles = bound.get(key);
+    if (!handles) {
+      handles = {
+        count: requests.labels({ method: request.method, route, status: String(status) }),
+        time: duration.labels({ method: request.method, route }),
+      };
+      bound.set(key, handles);
+    }
+    handles.count.inc();
+    handles.time.observe(reply.elapsedTime / 1000);
     done();
   });
 }
