@@ -87,24 +87,32 @@ export interface WorkerPoolOptions extends OnnxEngineOptions {
  * running it here keeps the event loop free to parse, validate and answer requests while models compute.
  */
 export class WorkerPoolEngine implements InferenceEngine {
-  private readonly threads: InferenceThread[];
+  private readonly threads: InferenceThread[] = [];
   private nextKey = 1;
 
-  constructor(options: WorkerPoolOptions) {
-    const { threads, ...onnx } = options;
-    this.threads = Array.from({ length: Math.max(1, threads) }, (_, i) =>
-      new InferenceThread(startWorker(new URL('./inference.worker.ts', import.meta.url), onnx, `tarmac-inference-${i}`)));
+  constructor(private readonly options: WorkerPoolOptions) {}
+
+  /** The threads start with the first model that needs them, so a server of cheap inline models has none. */
+  private started(): InferenceThread[] {
+    if (this.threads.length === 0) {
+      const { threads, ...onnx } = this.options;
+      for (let i = 0; i < Math.max(1, threads); i++) {
+        this.threads.push(new InferenceThread(startWorker(new URL('./inference.worker.ts', import.meta.url), onnx, `tarmac-inference-${i}`)));
+      }
+    }
+    return this.threads;
   }
 
   async load(bytes: Uint8Array, signature: Signature): Promise<LoadedModel> {
     const key = this.nextKey++;
-    const results = await Promise.allSettled(this.threads.map((t) => t.send({ type: 'load', key, bytes, signature })));
+    const threads = this.started();
+    const results = await Promise.allSettled(threads.map((t) => t.send({ type: 'load', key, bytes, signature })));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      await Promise.allSettled(this.threads.map((t) => t.send({ type: 'unload', key })));
+      await Promise.allSettled(threads.map((t) => t.send({ type: 'unload', key })));
       throw failed.reason;
     }
-    return new PooledModel(signature, key, this.threads);
+    return new PooledModel(signature, key, threads);
   }
 
   /** Stops every inference thread. */
