@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tarmac/**', 'ui/dist/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', '.tarmac/**', 'dist/**', 'ui/dist/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
