@@ -123,9 +123,10 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       await api.close();
       await predictionLogger.close();
       await bus.close();
-      routes.close();
+      // Sessions first (each after its last request), then the threads that hold them, then the routes' bookkeeping.
       await pool.close();
       await engine.close();
+      routes.close();
       await database.close();
     },
   };

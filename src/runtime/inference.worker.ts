@@ -32,8 +32,11 @@ function transferablesOf(outputs: Record<string, Tensor>): ArrayBuffer[] {
   return buffers;
 }
 
+// One message at a time, in arrival order: a thread runs one model at a time (the pool counts it as one runner),
+// and a shutdown waits behind every run sent before it.
+let queue: Promise<void> = Promise.resolve();
 port.on('message', (message: WorkerRequest) => {
-  void handle(message);
+  queue = queue.then(() => handle(message));
 });
 
 async function handle(message: WorkerRequest): Promise<void> {
@@ -49,6 +52,14 @@ async function handle(message: WorkerRequest): Promise<void> {
         if (!model) throw new Error(`model ${message.key} is not loaded in this worker`);
         const outputs = await model.run(message.feeds);
         reply({ id: message.id, ok: true, outputs }, transferablesOf(outputs));
+        return;
+      }
+      case 'shutdown': {
+        // Messages are handled in order, so every run sent before this one has finished: release and leave.
+        for (const model of models.values()) await model.dispose();
+        models.clear();
+        reply({ id: message.id, ok: true });
+        port.close();
         return;
       }
       case 'unload': {

@@ -62,3 +62,14 @@ test('the hybrid engine keeps cheap models inline and sends slow ones to the poo
   assertRows(await slow.run(feeds([0, 1])), [0, 1]);
   await slow.dispose();
 });
+
+test('closing the pool lets queued runs finish instead of aborting inside ONNX Runtime', async () => {
+  const own = new WorkerPoolEngine({ threads: 1, intraOpThreads: 1 });
+  const model = await own.load(wine.bytes, signature);
+  const queued = Array.from({ length: 200 }, (_, i) => model.run(feeds([i % rows.length])));
+  const closing = own.close();
+  const answers = await Promise.all(queued);
+  answers.forEach((a, i) => assertRows(a, [i % rows.length]));
+  await closing;
+  await assert.rejects(model.run(feeds([0])), (err: { code?: string }) => err.code === 'SERVING_INFERENCE_FAILED');
+});

@@ -15,6 +15,8 @@ class InferenceThread {
   readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: Error | undefined;
+  /** False once the thread has exited, for whatever reason. */
+  alive = true;
 
   constructor(readonly worker: Worker) {
     worker.on('message', (message: WorkerReply) => {
@@ -33,7 +35,10 @@ class InferenceThread {
       this.pending.clear();
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+    worker.on('exit', (code) => {
+      this.alive = false;
+      fail(new Error(`exit code ${code}`));
+    });
   }
 
   /** Requests not yet answered; the engine sends a run to the least busy thread. */
@@ -115,8 +120,20 @@ export class WorkerPoolEngine implements InferenceEngine {
     return new PooledModel(signature, key, threads);
   }
 
-  /** Stops every inference thread. */
-  async close(): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+  /**
+   * Stops every inference thread after the runs already sent to it: terminating a thread inside ONNX Runtime would
+   * abort the process. A thread that does not finish within `graceMs` is terminated anyway.
+   */
+  async close(graceMs = 30_000): Promise<void> {
+    await Promise.all(this.threads.filter((t) => t.alive).map(async (t) => {
+      const exited = new Promise<void>((resolve) => t.worker.once('exit', () => resolve()));
+      const timer = setTimeout(() => void t.worker.terminate(), graceMs);
+      try {
+        await t.send({ type: 'shutdown' }).catch(() => undefined);
+        await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    }));
   }
 }

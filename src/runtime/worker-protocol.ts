@@ -5,7 +5,8 @@ import type { Signature, Tensor } from './types.ts';
 export type WorkerRequest =
   | { type: 'load'; id: number; key: number; bytes: Uint8Array; signature: Signature }
   | { type: 'run'; id: number; key: number; feeds: Record<string, Tensor> }
-  | { type: 'unload'; id: number; key: number };
+  | { type: 'unload'; id: number; key: number }
+  | { type: 'shutdown'; id: number };
 
 /** A TarmacError flattened to cross a thread boundary. */
 export interface SerializedError {

@@ -7,7 +7,12 @@ import type { ServingMetrics } from './serving-metrics.ts';
 export class LoadedVersion {
   private inFlight = 0;
   private retired = false;
-  private disposed = false;
+  private disposal: Promise<void> | undefined;
+  private settle: (() => void) | undefined;
+  /** Resolves once the session is disposed (after retire() and the last in-flight request). */
+  readonly disposed: Promise<void> = new Promise((resolve) => {
+    this.settle = resolve;
+  });
 
   constructor(readonly version: VersionRecord, readonly model: BatchingModel, private readonly log: Logger) {}
 
@@ -22,20 +27,22 @@ export class LoadedVersion {
     }
   }
 
-  /** Marks the version unused by any route; it is disposed when its last request finishes. */
-  retire(): void {
+  /** Marks the version unused by any route; it is disposed when its last request finishes (see `disposed`). */
+  retire(): Promise<void> {
     this.retired = true;
     if (this.inFlight === 0) void this.dispose();
+    return this.disposed;
   }
 
-  private async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    try {
-      await this.model.dispose();
-    } catch (err) {
-      this.log.warn({ err, model: this.version.modelName, version: this.version.version }, 'dispose failed');
-    }
+  private dispose(): Promise<void> {
+    this.disposal ??= this.model.dispose().then(
+      () => this.settle!(),
+      (err: unknown) => {
+        this.log.warn({ err, model: this.version.modelName, version: this.version.version }, 'dispose failed');
+        this.settle!();
+      },
+    );
+    return this.disposal;
   }
 }
 
@@ -105,17 +112,11 @@ export class ModelPool {
     return this.loaded.size;
   }
 
-  /** Disposes every session. */
+  /** Disposes every session once its in-flight requests have finished; resolves when all are disposed. */
   async close(): Promise<void> {
     const all = [...this.loaded.values()];
     this.loaded.clear();
-    for (const entry of all) {
-      try {
-        (await entry).retire();
-      } catch {
-        // a failed load has nothing to dispose
-      }
-    }
+    await Promise.all(all.map((entry) => entry.then((v) => v.retire(), () => undefined)));
   }
 
   private load(version: VersionRecord): Promise<LoadedVersion> {
