@@ -65,7 +65,7 @@ function openSqlite(path: string): StoreDatabase {
     throw err;
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return handle(db, 'sqlite');
+  return { ...handle(db, 'sqlite'), sqlite };
 }
 
 function openPostgres(url: string, options: OpenDatabaseOptions): StoreDatabase {

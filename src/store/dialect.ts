@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Database } from './schema.ts';
 
 /** Which SQL database a store runs on; only this module and the migrations branch on it. */
@@ -9,6 +10,11 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface StoreConnection {
   db: Kysely<Database>;
   dialect: Dialect;
+  /**
+   * SQLite only: the raw handle, for the few hot statements worth preparing once (Kysely compiles and prepares a
+   * statement on every call, which dominated the prediction log's writer).
+   */
+  sqlite?: BetterSqlite3.Database;
 }
 
 /**

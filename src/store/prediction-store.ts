@@ -1,3 +1,4 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely, Selectable } from 'kysely';
 import { chunks, fromJson, toJson } from './columns.ts';
 import { writeTransaction } from './dialect.ts';
@@ -12,6 +13,7 @@ const LOOKUP_CHUNK = 1_000;
 /** The prediction log and its feedback on SQLite or PostgreSQL, written in multi-row batches. */
 export class KyselyPredictionStore implements PredictionStore {
   private readonly db: Kysely<Database>;
+  private sqliteInsert: ((rows: PredictionRecord[]) => void) | undefined;
 
   constructor(private readonly conn: StoreConnection) {
     this.db = conn.db;
@@ -23,6 +25,14 @@ export class KyselyPredictionStore implements PredictionStore {
    */
   async insertMany(rows: PredictionRecord[]): Promise<void> {
     if (rows.length === 0) return;
+    const sqlite = this.conn.sqlite;
+    // The prepared fast path runs synchronously in one transaction of its own; inside another open transaction
+    // (an interleaved Kysely one on the same connection) it would nest, so it falls back to the portable path.
+    if (sqlite && !sqlite.inTransaction) {
+      this.sqliteInsert ??= prepareSqliteInsert(sqlite);
+      this.sqliteInsert(rows);
+      return;
+    }
     await writeTransaction(this.conn, async (trx) => {
       for (const part of chunks(rows, INSERT_CHUNK)) {
         await trx
@@ -121,4 +131,17 @@ function toPrediction(r: Selectable<PredictionsTable>): PredictionRecord {
     outputs: fromJson<unknown>(r.outputs),
     latencyMs: r.latency_ms,
   };
+}
+
+/** One prepared INSERT, run per row inside one immediate transaction (SQLite's fastest way to append many rows). */
+function prepareSqliteInsert(sqlite: BetterSqlite3.Database): (rows: PredictionRecord[]) => void {
+  const insert = sqlite.prepare(
+    'INSERT INTO predictions (id, model, version, variant, request_id, created_at, inputs, outputs, latency_ms) '
+    + 'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+  );
+  return sqlite.transaction((rows: PredictionRecord[]) => {
+    for (const p of rows) {
+      insert.run(p.id, p.model, p.version, p.variant, p.requestId, p.createdAt, toJson(p.inputs), toJson(p.outputs), p.latencyMs);
+    }
+  }).immediate;
 }
