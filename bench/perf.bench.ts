@@ -6,11 +6,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import autocannon from 'autocannon';
+import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
-import type { Result } from 'autocannon';
-import { waitForReady, type ServerInfo } from './child.ts';
+import type { ServerInfo } from './child.ts';
+import {
+  alive, BENCH_DIR, failuresOf, fmt, fmtInt, intSetting, latencyStats, load, logCounters, machineOf, predictionLogOf,
+  RESULTS_DIR, ROOT, RSS_SAMPLE_MS, runBench, startNodeChild, statusMb, stopChild, stopChildren, tempDirs, threadEnvOf,
+  track, warnIfLoaded, watchProcess, writeResults,
+  type BenchCase, type LoadMeasurement, type Prediction, type ProcessUse,
+} from './harness.ts';
 import {
   benchRecords, buildLogistic, DEFAULT_MLP_HIDDEN, generateBenchModels, timeSingleRow, writeModel,
   type GeneratedModel, type RunTiming,
@@ -21,16 +25,14 @@ import type { BenchModelSpec } from './tarmac-server.ts';
 // against a bare node:http + ONNX Runtime server and a FastAPI + scikit-learn server, for a small and a heavy model,
 // at several concurrencies, single and batched; plus Tarmac's batcher on/off and its idle memory. See bench/README.md.
 
-const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
-const ROOT = path.resolve(BENCH_DIR, '..');
-const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 const PROFILE_DIR = path.join(RESULTS_DIR, 'profiles');
 /** The bench's node servers compiled to JavaScript for BENCH_TARMAC_BUILD=dist (under ROOT, so node_modules resolve). */
 const COMPILED_SERVERS_DIR = path.join(RESULTS_DIR, '.servers');
 const FASTAPI_SCRIPT = path.join(BENCH_DIR, 'baselines', 'fastapi_server.py');
 const READY_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 15_000;
-const RSS_SAMPLE_MS = 100;
+/** How much of a failed metrics response an error quotes. */
+const LOG_ERROR_CHARS = 200;
 /** Tarmac and the bare server run the same session (but maybe in other batch shapes): float32 rounding only. */
 const NODE_AGREEMENT = 1e-5;
 /** scikit-learn computes in float64, ONNX Runtime in float32. */
@@ -66,42 +68,14 @@ interface Settings {
   build: 'dist' | 'source';
 }
 
-interface BenchCase {
-  name: string;
-  records: number;
-  body: string;
-}
-
-interface ProcessUse {
-  /** CPU seconds (user + system, all threads) the server process used during the measured run. */
-  cpuS: number;
-  /** cpuS / duration: how many cores the server kept busy. */
-  cores: number;
-  /** The largest RSS sampled every 100 ms during the measured run, MiB. */
-  peakRssMb: number;
-}
-
 /** One measured (model, server, case, connections). Latencies are in ms, measured per 2xx response by the client. */
-interface Measurement {
+interface Measurement extends LoadMeasurement {
   model: string;
   server: ServerKind;
   label: string;
-  case: string;
-  records: number;
-  connections: number;
-  durationS: number;
-  requests: number;
-  reqPerSec: number;
-  recordsPerSec: number;
-  latencyMs: { mean: number; p50: number; p90: number; p99: number; p99_9: number; max: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  warmupFailures: number;
   process: ProcessUse | undefined;
   /** CPU seconds the load generator (this process) used during the measured run. */
   loadGenCpuS: number;
-  predictionLog?: { answered: number; written: number; dropped: number; bufferedAtEnd: number };
 }
 
 /** A running server child. */
@@ -113,11 +87,6 @@ interface Running {
   rssAtReadyMb: number | undefined;
   /** Where its CPU profiles go (BENCH_CPU_PROF), with the measured windows for bench/profile-summary.ts. */
   profile?: { dir: string; windows: { run: string; startUs: number; endUs: number }[] };
-}
-
-interface Prediction {
-  label: number;
-  probabilities: number[];
 }
 
 interface Target {
@@ -132,16 +101,6 @@ interface Target {
 
 // ---------------------------------------------------------------------------------------------------------------
 // settings
-
-function intSetting(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
-  }
-  return value;
-}
 
 function listSetting<T extends string | number>(name: string, fallback: T[], parse: (s: string) => T | undefined): T[] {
   const raw = process.env[name];
@@ -189,84 +148,7 @@ function readSettings(): Settings {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// /proc: CPU time and memory of a server process (Linux; elsewhere the columns say n/a)
-
-const CLOCK_TICKS = (() => {
-  const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(out.stdout?.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
-})();
-
-/** User + system CPU seconds of a process (all its threads), or undefined off Linux or when it is gone. */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces, inside parentheses): state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A `VmRSS`/`VmHWM` line of /proc/<pid>/status, in MiB. */
-function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-    return line ? Number(line.split(/\s+/)[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Samples a process's RSS every RSS_SAMPLE_MS and its CPU time at the ends, for one measured run. */
-function watchProcess(pid: number | undefined): { stop(durationS: number): ProcessUse | undefined } {
-  if (pid === undefined || cpuSeconds(pid) === undefined) return { stop: () => undefined };
-  const cpu0 = cpuSeconds(pid)!;
-  let peak = statusMb(pid, 'VmRSS') ?? 0;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, statusMb(pid, 'VmRSS') ?? 0);
-  }, RSS_SAMPLE_MS);
-  return {
-    stop(durationS) {
-      clearInterval(timer);
-      peak = Math.max(peak, statusMb(pid, 'VmRSS') ?? 0);
-      const cpuS = (cpuSeconds(pid) ?? cpu0) - cpu0;
-      return { cpuS, cores: cpuS / durationS, peakRssMb: peak };
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // children
-
-/** Children still running and temp dirs not yet removed, so every exit path can clean up. */
-const children = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-
-/** Last-resort cleanup for the watchdog and signals: kill what is left, remove temp dirs, synchronously. */
-function abandon(signal: NodeJS.Signals): void {
-  for (const child of children) child.kill(signal);
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-}
-
-function track(child: ChildProcess): void {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
-}
-
-function alive(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
 
 async function started(kind: ServerKind, label: string, child: ChildProcess, info: ServerInfo, profileDir?: string): Promise<Running> {
   return {
@@ -335,18 +217,8 @@ async function startNode(kind: 'bare' | 'tarmac', label: string, env: Record<str
     : ['--import', 'tsx', path.join(BENCH_DIR, file)];
   const dir = profileDir ? path.join(profileDir, label) : undefined;
   const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...profile, ...entry], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  track(child);
-  try {
-    return await started(kind, label, child, await waitForReady(child, label, READY_TIMEOUT_MS), dir);
-  } catch (err) {
-    await stopChild(child);
-    throw err;
-  }
+  const { child, info } = await startNodeChild(label, [...NODE_FLAGS, ...profile, ...entry], env, { readyMs: READY_TIMEOUT_MS, stopMs: STOP_TIMEOUT_MS });
+  return started(kind, label, child, info, dir);
 }
 
 function freePort(): Promise<number> {
@@ -398,7 +270,7 @@ async function startFastapi(python: string, label: string, model: GeneratedModel
       await delay(200);
     }
   } catch (err) {
-    await stopChild(child);
+    await stopChild(child, STOP_TIMEOUT_MS);
     throw err;
   }
 }
@@ -407,7 +279,7 @@ async function startFastapi(python: string, label: string, model: GeneratedModel
 async function stopAll(servers: Running[]): Promise<Record<string, { hwmMb: number | undefined; exit: string }>> {
   const out: Record<string, { hwmMb: number | undefined; exit: string }> = {};
   const hwm = new Map(servers.map((s) => [s.label, s.child.pid ? statusMb(s.child.pid, 'VmHWM') : undefined]));
-  await Promise.all(servers.map((s) => stopChild(s.child)));
+  await Promise.all(servers.map((s) => stopChild(s.child, STOP_TIMEOUT_MS)));
   for (const s of servers) {
     const exit = s.child.signalCode ? `signal ${s.child.signalCode}` : `code ${s.child.exitCode}`;
     if (exit !== 'code 0') process.stderr.write(`warning: ${s.label} did not stop cleanly on SIGTERM: ${exit}\n`);
@@ -419,55 +291,6 @@ async function stopAll(servers: Running[]): Promise<Record<string, { hwmMb: numb
 // ---------------------------------------------------------------------------------------------------------------
 // load
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-/** Sums every series of `name` in a Prometheus text exposition. */
-function metricValue(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
-async function logCounters(info: ServerInfo): Promise<{ written: number; dropped: number; buffered: number } | undefined> {
-  if (!info.metricsPath) return undefined;
-  const res = await fetch(`${info.url}${info.metricsPath}`, { headers: info.headers });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`GET ${info.metricsPath} answered ${res.status}: ${text.slice(0, 200)}`);
-  return {
-    written: metricValue(text, 'tarmac_prediction_log_written_total'),
-    dropped: metricValue(text, 'tarmac_prediction_log_dropped_total'),
-    buffered: metricValue(text, 'tarmac_prediction_log_buffered'),
-  };
-}
-
-/** One autocannon run; latencies come from each 2xx response (autocannon's own histogram rounds to whole ms). */
-function load(info: ServerInfo, benchCase: BenchCase, connections: number, durationS: number, timeoutS: number): Promise<{ result: Result; latencies: number[] }> {
-  return new Promise((resolve, reject) => {
-    const latencies: number[] = [];
-    const instance = autocannon({
-      url: `${info.url}${info.path}`,
-      method: 'POST',
-      headers: { ...info.headers, 'content-type': 'application/json' },
-      body: benchCase.body,
-      connections,
-      pipelining: 1,
-      duration: durationS,
-      timeout: timeoutS,
-    }, (err: unknown, result: Result) => {
-      if (err) reject(err instanceof Error ? err : new Error(String(err)));
-      else resolve({ result, latencies });
-    });
-    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
-    });
-  });
-}
-
 async function measure(model: string, server: Running, benchCase: BenchCase, connections: number, settings: Settings): Promise<Measurement> {
   if (!alive(server.child)) throw new Error(`${server.label} exited (code ${server.child.exitCode}, signal ${server.child.signalCode})`);
   const tag = `${model} ${server.label} ${benchCase.name} c=${connections}`;
@@ -476,7 +299,7 @@ async function measure(model: string, server: Running, benchCase: BenchCase, con
     const { result } = await load(server.info, benchCase, connections, settings.warmupS, settings.timeoutS);
     warmupFailures = result.non2xx + result.errors;
   }
-  const before = await logCounters(server.info);
+  const before = await logCounters(server.info, LOG_ERROR_CHARS);
   const watch = watchProcess(server.child.pid);
   const cpu0 = process.cpuUsage();
   const startUs = monotonicUs();
@@ -488,9 +311,7 @@ async function measure(model: string, server: Running, benchCase: BenchCase, con
     await writeFile(path.join(server.profile.dir, 'windows.json'), `${JSON.stringify(server.profile.windows, null, 2)}\n`);
   }
   const use = watch.stop(result.duration);
-  const after = await logCounters(server.info);
-  const sorted = Float64Array.from(latencies).sort();
-  const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(sorted.length, 1);
+  const after = await logCounters(server.info, LOG_ERROR_CHARS);
   const reqPerSec = result['2xx'] / result.duration;
   const m: Measurement = {
     model,
@@ -503,37 +324,19 @@ async function measure(model: string, server: Running, benchCase: BenchCase, con
     requests: result['2xx'],
     reqPerSec,
     recordsPerSec: reqPerSec * benchCase.records,
-    latencyMs: {
-      mean,
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
-      p99_9: percentile(sorted, 99.9),
-      max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
-    },
+    latencyMs: latencyStats(latencies),
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
     warmupFailures,
     process: use,
     loadGenCpuS: (cpu.user + cpu.system) / 1e6,
-    ...(before && after ? {
-      predictionLog: {
-        answered: result['2xx'] * benchCase.records,
-        written: after.written - before.written,
-        dropped: after.dropped - before.dropped,
-        bufferedAtEnd: after.buffered,
-      },
-    } : {}),
+    ...predictionLogOf(before, after, result, benchCase),
   };
   process.stderr.write(`  ${tag.padEnd(36)} ${fmtInt(m.reqPerSec).padStart(7)} req/s  p50 ${fmt(m.latencyMs.p50)} ms  `
     + `p99 ${fmt(m.latencyMs.p99)} ms  cpu ${fmt(use?.cores ?? Number.NaN)} cores  rss ${fmt(use?.peakRssMb ?? Number.NaN, 0)} MiB`
     + `${failuresOf(m) ? `  FAILURES ${failuresOf(m)}` : ''}\n`);
   return m;
-}
-
-function failuresOf(m: Measurement): number {
-  return m.non2xx + m.errors + m.warmupFailures;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -574,8 +377,6 @@ function assertAgreement(a: Prediction[], aName: string, b: Prediction[], bName:
 // ---------------------------------------------------------------------------------------------------------------
 // report
 
-const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const fmtMs = (n: number): string => (!Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
 function find(results: Measurement[], model: string, server: ServerKind | string, caseName: string, connections: number): Measurement | undefined {
@@ -748,9 +549,7 @@ async function main(): Promise<number> {
     + `${settings.concurrencies.join('/')}, single + batch-${settings.batchSize}, ${settings.warmupS} s warm-up + ${settings.durationS} s each; `
     + `about ${Math.round(expectedSeconds(settings, !python.skipped) / 60 * 10) / 10} min\n`);
   const loadBefore = os.loadavg();
-  if (loadBefore[0]! > os.cpus().length / 2) {
-    process.stderr.write(`warning: load average ${loadBefore[0]!.toFixed(1)} on ${os.cpus().length} CPUs; other work will skew the numbers\n`);
-  }
+  warnIfLoaded(loadBefore[0]!);
   const startedAt = Date.now();
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'tarmac-perf-'));
   tempDirs.add(workDir);
@@ -761,7 +560,7 @@ async function main(): Promise<number> {
     meta: {}, models: [], servers: {}, results: [], batching: [], idle: undefined, targets: [],
     ...(python.skipped ? { pythonSkipped: python.skipped } : {}),
   };
-  const threadEnv: Record<string, string> = settings.intraOpThreads ? { BENCH_INTRA_OP_THREADS: String(settings.intraOpThreads) } : {};
+  const threadEnv = threadEnvOf(settings.intraOpThreads);
   let tarmacConfig = '';
   const profileDir = settings.cpuProf ? PROFILE_DIR : undefined;
   if (profileDir) {
@@ -888,7 +687,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    await Promise.all([...children].map(stopChild));
+    await stopChildren(STOP_TIMEOUT_MS);
     await rm(workDir, { recursive: true, force: true });
     await rm(COMPILED_SERVERS_DIR, { recursive: true, force: true });
     tempDirs.delete(workDir);
@@ -896,13 +695,12 @@ async function main(): Promise<number> {
   }
 
   report.targets = targetsOf(report.results, report.batching, report.idle?.rssMb, settings, python.skipped);
-  const cpus = os.cpus();
   report.meta = {
     date: new Date().toISOString(),
     node: process.version,
     onnxruntime: onnxruntime.version,
     python: python.versions ? Object.entries(python.versions).map(([k, v]) => `${k} ${v}`).join(', ') : `skipped (${python.skipped})`,
-    machine: `${os.platform()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB`,
+    machine: `${machineOf()}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB`,
     run: `${settings.quick ? 'BENCH_QUICK, ' : ''}${settings.warmupS} s warm-up + ${settings.durationS} s per measurement, connections `
       + `${settings.concurrencies.join('/')}, pipelining 1, batch ${settings.batchSize}; took ${fmt((Date.now() - startedAt) / 1000, 0)} s`,
     'node servers': settings.build === 'dist'
@@ -912,10 +710,7 @@ async function main(): Promise<number> {
     'load average (1/5/15 min)': `${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after`,
   };
   const md = markdown(report, settings);
-  await mkdir(RESULTS_DIR, { recursive: true });
-  await writeFile(path.join(RESULTS_DIR, 'perf-latest.json'), `${JSON.stringify({ ...report, settings }, null, 2)}\n`);
-  await writeFile(path.join(RESULTS_DIR, 'perf-latest.md'), md);
-  process.stdout.write(`\n${md}\nwritten to ${path.relative(ROOT, RESULTS_DIR)}/perf-latest.{json,md}\n`);
+  await writeResults('perf', { ...report, settings }, md);
 
   const failed = [...report.results, ...report.batching].filter((m) => failuresOf(m) > 0);
   for (const m of failed) {
@@ -934,22 +729,4 @@ const watchdogMs = (() => {
     return 60_000;
   }
 })();
-const watchdog = setTimeout(() => {
-  console.error(`FAILED: the benchmark did not finish within ${Math.round(watchdogMs / 1000)} s`);
-  abandon('SIGKILL');
-  process.exit(1);
-}, watchdogMs);
-watchdog.unref();
-
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
-    abandon('SIGTERM');
-    process.exit(code);
-  });
-}
-
-main().then((code) => process.exit(code), (err: unknown) => {
-  console.error('FAILED:', err instanceof Error ? err.message : err);
-  abandon('SIGKILL');
-  process.exit(1);
-});
+runBench(main, watchdogMs);

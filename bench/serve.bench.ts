@@ -1,22 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
-import type { Result } from 'autocannon';
-import { waitForReady, type ServerInfo } from './child.ts';
+import type { ServerInfo } from './child.ts';
+import {
+  BENCH_DIR, failuresOf, fmt, fmtInt, intSetting, latencyStats, load, logCounters, machineOf, predictionLogOf, ROOT,
+  runBench, startNodeChild, stopChildren, tempDirs, threadEnvOf, warnIfLoaded, writeResults,
+  type BenchCase, type LoadMeasurement, type Prediction,
+} from './harness.ts';
 
 // The serving benchmark: Tarmac's records API against a bare node:http + ONNX Runtime server on the same model, each
 // in its own process, loaded by autocannon from this one. See bench/README.md.
 
-const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
-const ROOT = path.resolve(BENCH_DIR, '..');
-const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 5_000;
+/** autocannon's per-request timeout, seconds. */
+const LOAD_TIMEOUT_S = 10;
 /** Tarmac and the baseline must agree on every probability of the sample records to this tolerance. */
 const AGREEMENT_TOLERANCE = 1e-6;
 
@@ -31,36 +31,9 @@ interface Settings {
   intraOpThreads: number | undefined;
 }
 
-interface BenchCase {
-  name: string;
-  records: number;
-  body: string;
-}
-
 /** One measured (server, case). Latencies are in milliseconds, measured per response by the client. */
-interface Measurement {
+interface Measurement extends LoadMeasurement {
   server: ServerName;
-  case: string;
-  records: number;
-  connections: number;
-  durationS: number;
-  requests: number;
-  reqPerSec: number;
-  recordsPerSec: number;
-  latencyMs: { mean: number; p50: number; p90: number; p99: number; p99_9: number; max: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  warmupFailures: number;
-  /** Tarmac only: prediction log rows written and dropped during the measured run, and still buffered at its end. */
-  predictionLog?: { answered: number; written: number; dropped: number; bufferedAtEnd: number };
-}
-
-/** Counters read from a server's Prometheus endpoint. */
-interface LogCounters {
-  written: number;
-  dropped: number;
-  buffered: number;
 }
 
 /** Tarmac/bare for one case: below 1 for req/s and above 1 for p99 is Tarmac's overhead. */
@@ -69,21 +42,6 @@ interface Ratio {
   reqPerSec: number;
   p50: number;
   p99: number;
-}
-
-interface Prediction {
-  label: number;
-  probabilities: number[];
-}
-
-function intSetting(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
-  }
-  return value;
 }
 
 function readSettings(): Settings {
@@ -112,39 +70,8 @@ function casesOf(samples: Record<string, unknown>[], batchSize: number): BenchCa
   ];
 }
 
-/** Children still running and temp dirs not yet removed, so every exit path can clean up. */
-const children = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-
-/** Last-resort cleanup for the watchdog and signals: kill what is left, remove temp dirs, synchronously. */
-function abandon(signal: NodeJS.Signals): void {
-  for (const child of children) child.kill(signal);
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-}
-
 async function startChild(name: ServerName, file: string, env: Record<string, string>): Promise<{ child: ChildProcess; info: ServerInfo }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, file)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  try {
-    return { child, info: await waitForReady(child, name, READY_TIMEOUT_MS) };
-  } catch (err) {
-    await stopChild(child);
-    throw err;
-  }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
+  return startNodeChild(name, ['--import', 'tsx', path.join(BENCH_DIR, file)], env, { readyMs: READY_TIMEOUT_MS, stopMs: STOP_TIMEOUT_MS });
 }
 
 /** Posts the sample records once and returns the predictions in one shape, so both servers can be compared. */
@@ -177,68 +104,17 @@ function assertAgreement(tarmac: Prediction[], bare: Prediction[]): void {
   });
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-/** Sums every series of `name` in a Prometheus text exposition. */
-function metricValue(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
-async function logCounters(info: ServerInfo): Promise<LogCounters | undefined> {
-  if (!info.metricsPath) return undefined;
-  const res = await fetch(`${info.url}${info.metricsPath}`, { headers: info.headers });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`GET ${info.metricsPath} answered ${res.status}: ${text}`);
-  return {
-    written: metricValue(text, 'tarmac_prediction_log_written_total'),
-    dropped: metricValue(text, 'tarmac_prediction_log_dropped_total'),
-    buffered: metricValue(text, 'tarmac_prediction_log_buffered'),
-  };
-}
-
-/** One autocannon run; latencies come from each 2xx response (autocannon's own histogram rounds to whole ms). */
-function load(info: ServerInfo, benchCase: BenchCase, connections: number, durationS: number): Promise<{ result: Result; latencies: number[] }> {
-  return new Promise((resolve, reject) => {
-    const latencies: number[] = [];
-    const instance = autocannon({
-      url: `${info.url}${info.path}`,
-      method: 'POST',
-      headers: { ...info.headers, 'content-type': 'application/json' },
-      body: benchCase.body,
-      connections,
-      pipelining: 1,
-      duration: durationS,
-      timeout: 10,
-    }, (err: unknown, result: Result) => {
-      if (err) reject(err instanceof Error ? err : new Error(String(err)));
-      else resolve({ result, latencies });
-    });
-    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
-    });
-  });
-}
-
 async function measure(server: ServerName, info: ServerInfo, benchCase: BenchCase, settings: Settings): Promise<Measurement> {
   let warmupFailures = 0;
   if (settings.warmupS > 0) {
     process.stderr.write(`  ${server} ${benchCase.name}: warm-up ${settings.warmupS} s\n`);
-    const { result } = await load(info, benchCase, settings.connections, settings.warmupS);
+    const { result } = await load(info, benchCase, settings.connections, settings.warmupS, LOAD_TIMEOUT_S);
     warmupFailures = result.non2xx + result.errors;
   }
   process.stderr.write(`  ${server} ${benchCase.name}: measuring ${settings.durationS} s\n`);
   const before = await logCounters(info);
-  const { result, latencies } = await load(info, benchCase, settings.connections, settings.durationS);
+  const { result, latencies } = await load(info, benchCase, settings.connections, settings.durationS, LOAD_TIMEOUT_S);
   const after = await logCounters(info);
-  const sorted = Float64Array.from(latencies).sort();
-  const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(sorted.length, 1);
   return {
     server,
     case: benchCase.name,
@@ -248,31 +124,13 @@ async function measure(server: ServerName, info: ServerInfo, benchCase: BenchCas
     requests: result['2xx'],
     reqPerSec: result.requests.mean,
     recordsPerSec: result.requests.mean * benchCase.records,
-    latencyMs: {
-      mean,
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
-      p99_9: percentile(sorted, 99.9),
-      max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
-    },
+    latencyMs: latencyStats(latencies),
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
     warmupFailures,
-    ...(before && after ? {
-      predictionLog: {
-        answered: result['2xx'] * benchCase.records,
-        written: after.written - before.written,
-        dropped: after.dropped - before.dropped,
-        bufferedAtEnd: after.buffered,
-      },
-    } : {}),
+    ...predictionLogOf(before, after, result, benchCase),
   };
-}
-
-function failuresOf(m: Measurement): number {
-  return m.non2xx + m.errors + m.warmupFailures;
 }
 
 function ratiosOf(results: Measurement[]): Ratio[] {
@@ -289,9 +147,6 @@ function ratiosOf(results: Measurement[]): Ratio[] {
   }
   return ratios;
 }
-
-const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 
 function markdown(results: Measurement[], ratios: Ratio[], meta: Record<string, string>): string {
   const lines = [
@@ -332,10 +187,8 @@ async function main(): Promise<number> {
     + `${settings.connections} connections, about ${2 * cases.length * perRunS + 10} s\n`);
 
   const loadBefore = os.loadavg()[0]!;
-  if (loadBefore > os.cpus().length / 2) {
-    process.stderr.write(`warning: load average ${loadBefore.toFixed(1)} on ${os.cpus().length} CPUs; other work will skew the numbers\n`);
-  }
-  const threadEnv: Record<string, string> = settings.intraOpThreads ? { BENCH_INTRA_OP_THREADS: String(settings.intraOpThreads) } : {};
+  warnIfLoaded(loadBefore);
+  const threadEnv = threadEnvOf(settings.intraOpThreads);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tarmac-bench-'));
   tempDirs.add(dataDir);
   const results: Measurement[] = [];
@@ -380,27 +233,23 @@ async function main(): Promise<number> {
     }
     checkAlive();
   } finally {
-    await Promise.all([...children].map(stopChild));
+    await stopChildren(STOP_TIMEOUT_MS);
     await rm(dataDir, { recursive: true, force: true });
     tempDirs.delete(dataDir);
   }
 
   const ratios = ratiosOf(results);
-  const cpus = os.cpus();
   const meta: Record<string, string> = {
     date: new Date().toISOString(),
     node: process.version,
     onnxruntime: facts.onnxruntime ?? 'unknown',
-    machine: `${os.platform()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}`,
+    machine: machineOf(),
     run: `${settings.durationS} s per case after ${settings.warmupS} s warm-up, ${settings.connections} connections, pipelining 1`,
     'intra-op threads': settings.intraOpThreads ? String(settings.intraOpThreads) : 'runtime default',
     'load average before the run': loadBefore.toFixed(2),
   };
   const md = markdown(results, ratios, meta);
-  await mkdir(RESULTS_DIR, { recursive: true });
-  await writeFile(path.join(RESULTS_DIR, 'serve-latest.json'), `${JSON.stringify({ meta, settings, results, ratios }, null, 2)}\n`);
-  await writeFile(path.join(RESULTS_DIR, 'serve-latest.md'), md);
-  process.stdout.write(`\n${md}\nwritten to ${path.relative(ROOT, RESULTS_DIR)}/serve-latest.{json,md}\n`);
+  await writeResults('serve', { meta, settings, results, ratios }, md);
 
   const failed = results.filter((m) => failuresOf(m) > 0);
   for (const m of failed) {
@@ -421,22 +270,4 @@ const settingsForWatchdog = (() => {
 const watchdogMs = settingsForWatchdog
   ? (4 * (settingsForWatchdog.durationS + settingsForWatchdog.warmupS) + 180) * 1000
   : 60_000;
-const watchdog = setTimeout(() => {
-  console.error(`FAILED: the benchmark did not finish within ${watchdogMs / 1000} s`);
-  abandon('SIGKILL');
-  process.exit(1);
-}, watchdogMs);
-watchdog.unref();
-
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
-    abandon('SIGTERM');
-    process.exit(code);
-  });
-}
-
-main().then((code) => process.exit(code), (err: unknown) => {
-  console.error('FAILED:', err instanceof Error ? err.message : err);
-  abandon('SIGKILL');
-  process.exit(1);
-});
+runBench(main, watchdogMs);
