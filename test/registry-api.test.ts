@@ -95,10 +95,10 @@ describe('registry over HTTP', () => {
     const model = (await t.call('GET', '/v1/models/wine')).json() as { aliases: { alias: string; version: number }[] };
     assert.deepEqual(model.aliases.map((a) => [a.alias, a.version]), [['champion', 2]]);
     assert.equal((await t.call('DELETE', '/v1/models/wine/aliases/champion')).statusCode, 204);
-    const audit = (await t.call('GET', '/v1/audit?limit=1000')).json() as { events: { action: string; outcome: string; hash: string; prevHash: string }[] };
+    const audit = (await t.call('GET', '/v1/audit?limit=1000')).json() as { events: { action: string; outcome: string; hash: string; prev_hash: string }[] };
     const actions = audit.events.filter((e) => e.outcome === 'ok').map((e) => e.action);
     for (const action of ['artifact.upload', 'version.register', 'alias.set', 'deployment.set', 'alias.delete']) assert.ok(actions.includes(action), action);
-    audit.events.slice(1).forEach((e, i) => assert.equal(e.prevHash, audit.events[i]!.hash, 'the audit log is hash-chained'));
+    audit.events.slice(1).forEach((e, i) => assert.equal(e.prev_hash, audit.events[i]!.hash, 'the audit log is hash-chained'));
   });
 
   test('a stored artifact that no longer matches its hash is never loaded', async () => {

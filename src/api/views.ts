@@ -1,4 +1,4 @@
-import type { AliasRecord, DeploymentRecord, ModelRecord, VersionRecord } from '../store/index.ts';
+import type { AliasRecord, AuditRecord, DeploymentRecord, ModelRecord, VersionRecord } from '../store/index.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -47,5 +47,21 @@ export function deploymentView(deployment: DeploymentRecord, loaded: boolean) {
     ready: loaded,
     updated_by: deployment.updatedBy,
     updated_at: iso(deployment.updatedAt),
+  };
+}
+
+/** An audit entry as the JSON API shows it; `prev_hash` and `hash` let a reader verify the chain. */
+export function auditView(entry: AuditRecord) {
+  return {
+    seq: entry.seq,
+    id: entry.id,
+    created_at: iso(entry.createdAt),
+    actor: entry.actor,
+    action: entry.action,
+    target: entry.target,
+    outcome: entry.outcome,
+    details: entry.details,
+    prev_hash: entry.prevHash,
+    hash: entry.hash,
   };
 }

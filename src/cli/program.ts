@@ -185,7 +185,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     });
   keys.command('list').description('list keys (never secrets)').action(async () => {
     const result = await client().request<{ keys: Record<string, unknown>[] }>('GET', '/v1/keys');
-    emit(result, () => table(result.keys, ['id', 'name', 'role', 'createdAt', 'revokedAt']));
+    emit(result, () => table(result.keys, ['id', 'name', 'role', 'created_at', 'revoked_at']));
   });
   keys.command('revoke <id>').description('revoke a key at once').action(async (id: string) => {
     const result = await client().request<{ id: string }>('DELETE', `/v1/keys/${encodeURIComponent(id)}`);

@@ -10,14 +10,14 @@ import { isRole, type Principal, type Role } from './roles.ts';
 const KEY_PREFIX = 'tmk_';
 const KEY_PATTERN = /^tmk_([A-Za-z0-9_-]{12})\.([A-Za-z0-9_-]{43})$/;
 
-/** A key as the API shows it: everything but the secret. */
+/** A key as the API shows it (snake_case, like every JSON body of the API): everything but the secret. */
 export interface KeyView {
   id: string;
   name: string;
   role: Role;
-  createdBy: string;
-  createdAt: string;
-  revokedAt: string | null;
+  created_by: string;
+  created_at: string;
+  revoked_at: string | null;
 }
 
 /** A freshly created key: the only moment its secret exists outside the caller's hands. */
@@ -46,9 +46,9 @@ function viewOf(record: ApiKeyRecord): KeyView {
     id: record.id,
     name: record.name,
     role: record.role as Role,
-    createdBy: record.createdBy,
-    createdAt: new Date(record.createdAt).toISOString(),
-    revokedAt: record.revokedAt === null ? null : new Date(record.revokedAt).toISOString(),
+    created_by: record.createdBy,
+    created_at: new Date(record.createdAt).toISOString(),
+    revoked_at: record.revokedAt === null ? null : new Date(record.revokedAt).toISOString(),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.ts';
 import { createKeySchema } from '../schemas.ts';
+import { auditView } from '../views.ts';
 
 /** API keys, the audit log and Prometheus metrics. */
 export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -25,7 +26,7 @@ export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
       querystring: { type: 'object', properties: { limit: { type: 'string', pattern: '^[0-9]{1,5}$' }, after: { type: 'string', pattern: '^[0-9]{1,15}$' } }, additionalProperties: false },
     },
   }, async (request) => ({
-    events: await deps.audit.list({ limit: Number(request.query.limit ?? 100), afterSeq: Number(request.query.after ?? 0) }),
+    events: (await deps.audit.list({ limit: Number(request.query.limit ?? 100), afterSeq: Number(request.query.after ?? 0) })).map(auditView),
   }));
 
   app.get('/metrics', { config: { permission: 'metrics:read' }, schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
