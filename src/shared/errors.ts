@@ -21,6 +21,7 @@ export const ERROR_CATALOGUE = {
   REGISTRY_DUPLICATE_ARTIFACT: { status: 409, title: 'This artifact is already registered' },
   REGISTRY_FEATURES_MISMATCH: { status: 422, title: 'The declared features do not match the model inputs' },
   REGISTRY_INTEGRITY_FAILED: { status: 500, title: 'A stored artifact does not match its content hash' },
+  CONTRACT_INVALID: { status: 422, title: 'The data contract is not valid' },
   SERVING_NOT_DEPLOYED: { status: 404, title: 'The model has no deployment' },
   SERVING_MODEL_NOT_READY: { status: 503, title: 'The model is not loaded yet' },
   SERVING_INPUT_INVALID: { status: 400, title: 'The inference input is not valid' },

@@ -1,0 +1,11 @@
+/** Data contracts: ODCS v3 documents → Contract model → validators compiled once per contract. */
+export type { Bound, Compatibility, Contract, FieldRule, LogicalType } from './contract.ts';
+export {
+  COMPATIBILITY_MODES, ENFORCED_STRING_FORMATS, LOGICAL_TYPES, PII_CLASSIFICATIONS, TARMAC_CONTRACT_PROPERTIES,
+  TARMAC_FIELD_PROPERTIES,
+} from './contract.ts';
+export { parseContract } from './parse.ts';
+export type { ParseOptions } from './parse.ts';
+export { codePointLength, compilePattern, compileValidator, pointerSegment, STRING_FORMATS } from './validator.ts';
+export type { FieldViolation, RecordValidator, ValidatorOptions, ViolationRule } from './validator.ts';
+export { parseDate, parseTime, parseTimestamp } from './temporal.ts';
