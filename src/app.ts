@@ -3,9 +3,9 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './api/index.ts';
-import { InProcessEventBus } from './bus/index.ts';
+import { InProcessEventBus, type EventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
-import { RegistryService } from './registry/index.ts';
+import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
 import { AuditLog, KeyService } from './security/index.ts';
 import {
@@ -25,8 +25,11 @@ export interface Tarmac {
   log: Logger;
   api: FastifyInstance;
   registry: RegistryService;
+  contracts: ContractService;
   keys: KeyService;
   audit: AuditLog;
+  /** The event bus every service announces changes on. */
+  bus: EventBus;
   routes: RouteTable;
   predictionLogger: PredictionLogger;
   database: StoreDatabase;
@@ -72,7 +75,8 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const audit = new AuditLog({ audit: stores.audit, clock, log: log.child({ component: 'audit' }) });
   const keys = new KeyService({ keys: stores.keys, audit, bus, clock });
   await keys.refresh();
-  const registry = new RegistryService({ models: stores.models, blobs, engine, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes });
+  const contracts = new ContractService({ contracts: stores.contracts, audit, bus, clock });
+  const registry = new RegistryService({ models: stores.models, blobs, engine, contracts, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes });
 
   const pool = new ModelPool({
     engine,
@@ -106,14 +110,14 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
   const api = await buildApp({
-    registry, predict, feedback, routes, keys, audit, metrics, log,
+    registry, contracts, predict, feedback, routes, keys, audit, metrics, log,
     limits: { bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes },
     version: TARMAC_VERSION,
   });
 
   let closed = false;
   return {
-    config, log, api, registry, keys, audit, routes, predictionLogger, database, metrics,
+    config, log, api, registry, contracts, keys, audit, bus, routes, predictionLogger, database, metrics,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
     },

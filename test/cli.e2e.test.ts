@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI_FIXTURES_DIR, runCli, startServer, type CliResult, type ServerProcess } from './cli-support.ts';
+import { CLI_FIXTURES_DIR, REPO_ROOT, runCli, startServer, type CliResult, type ServerProcess } from './cli-support.ts';
 
 // End-to-end: a real `tarmac up --demo` process, driven by the real CLI in child processes.
 
@@ -265,4 +265,45 @@ test('bad usage exits 2 with help', SLOW, async () => {
   const help = await admin('--help');
   expectExit(help, EXIT.ok, '--help');
   assert.match(help.stdout, /Usage: tarmac/);
+});
+
+test('contracts: register (idempotent), list, show, diff, and a mismatching binding is refused', SLOW, async () => {
+  const demoContract = path.join(REPO_ROOT, 'src/contracts/fixtures/loans-demo.odcs.yaml');
+  const first = await admin('contracts', 'register', demoContract);
+  expectExit(first, EXIT.ok, 'contracts register');
+  assert.match(first.stdout, /registered contract loans-demo version 1 /);
+  const again = await admin('contracts', 'register', demoContract);
+  expectExit(again, EXIT.ok, 'contracts register again');
+  assert.match(again.stdout, /unchanged: identical to contract loans-demo version 1/);
+
+  const v2 = path.join(tmp, 'loans-v2.odcs.yaml');
+  await writeFile(v2, readFileSync(demoContract, 'utf8').replace('version: 1.0.0', 'version: 1.1.0').replace('          maximum: 120', '          maximum: 130'));
+  expectExit(await admin('contracts', 'register', v2), EXIT.ok, 'contracts register v2');
+
+  const list = await admin('contracts', 'list');
+  expectExit(list, EXIT.ok, 'contracts list');
+  assert.match(list.stdout, /^loans-demo\s+2\s+1\.1\.0\s+backward/m);
+
+  const show = await admin('--json', 'contracts', 'show', 'loans-demo@1');
+  expectExit(show, EXIT.ok, 'contracts show --json');
+  const shown = JSON.parse(show.stdout) as { version: number; fields: { name: string }[] };
+  assert.equal(shown.version, 1);
+  assert.equal(shown.fields.length, 6);
+  const table = await admin('contracts', 'show', 'loans-demo');
+  assert.match(table.stdout, /^contract loans-demo version 2 /);
+  assert.match(table.stdout, /^employment_type\s+string/m);
+
+  const diff = await admin('contracts', 'diff', 'loans-demo', '1', '2');
+  expectExit(diff, EXIT.ok, 'contracts diff');
+  assert.match(diff.stdout, /compatible under backward/);
+  assert.match(diff.stdout, /^age\s+range_widened/m);
+
+  expectExit(await admin('contracts', 'show', 'nope'), EXIT.notFound, 'contracts show unknown');
+
+  const diabetes = path.join(CLI_FIXTURES_DIR, 'models', 'diabetes_linear_f64');
+  const features = (JSON.parse(readFileSync(`${diabetes}.json`, 'utf8')) as { feature_names: string[] }).feature_names;
+  const refused = await admin('models', 'register', 'diabetes', `${diabetes}.onnx`, '--features', features.join(','), '--contract', 'loans-demo@1');
+  expectExit(refused, EXIT.usage, 'models register --contract mismatching');
+  assert.match(refused.stderr, /CONTRACT_FEATURES_MISMATCH/);
+  assert.match(refused.stderr, /\/features\/income: .*\(missing\)/);
 });

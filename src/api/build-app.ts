@@ -8,6 +8,7 @@ import { registerHttpMetrics } from './plugins/http-metrics.ts';
 import { sendProblem, toTarmacError } from './problem.ts';
 import { problemSchema } from './schemas.ts';
 import { adminRoutes } from './routes/admin.routes.ts';
+import { contractsRoutes } from './routes/contracts.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { recordsRoutes } from './routes/records.routes.ts';
 import { registryRoutes } from './routes/registry.routes.ts';
@@ -67,6 +68,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   v2Routes(app, deps);
   recordsRoutes(app, deps);
   registryRoutes(app, deps);
+  contractsRoutes(app, deps);
   adminRoutes(app, deps);
 
   app.get('/openapi.json', { config: { permission: 'models:read' }, schema: { hide: true } }, async () => app.swagger());

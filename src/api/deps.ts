@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { RegistryService } from '../registry/index.ts';
+import type { ContractService, RegistryService } from '../registry/index.ts';
 import type { AuditLog, KeyService } from '../security/index.ts';
 import type { FeedbackService, PredictService, RouteTable } from '../serving/index.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -7,6 +7,7 @@ import type { Logger } from '../shared/logger.ts';
 /** What the HTTP edge needs from the domain; built by app.ts. */
 export interface ApiDeps {
   registry: RegistryService;
+  contracts: ContractService;
   predict: PredictService;
   feedback: FeedbackService;
   routes: RouteTable;
@@ -14,6 +15,6 @@ export interface ApiDeps {
   audit: AuditLog;
   metrics: Registry;
   log: Logger;
-  limits: { bodyLimitBytes: number; maxArtifactBytes: number };
+  limits: { bodyLimitBytes: number; maxArtifactBytes: number; maxContractBytes?: number };
   version: string;
 }

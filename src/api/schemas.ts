@@ -160,6 +160,7 @@ export const registerVersionSchema = {
     features: { type: 'array', items: { type: 'string' }, description: 'feature names, in the column order of a matrix input' },
     task: { type: 'string', enum: ['classification', 'regression', 'other'] },
     class_labels: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'integer' }] } },
+    contract: { type: 'string', minLength: 1, maxLength: 200, description: 'bind to a data contract: NAME (its latest version) or NAME@VERSION; feature names must equal its field names' },
     description: { type: 'string', maxLength: 2000 },
     owner: { type: 'string', maxLength: 200 },
     tags: { type: 'object', additionalProperties: { type: 'string' } },
@@ -210,5 +211,30 @@ export const createKeySchema = {
   properties: {
     role: { type: 'string', enum: ['admin', 'deployer', 'viewer', 'predictor'] },
     name: { type: 'string', minLength: 1, maxLength: 100 },
+  },
+} as const;
+
+export const contractNameParam = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', description: 'contract name', maxLength: 200 } },
+} as const;
+
+export const contractVersionParams = {
+  type: 'object',
+  required: ['name', 'version'],
+  properties: {
+    name: { type: 'string', maxLength: 200 },
+    version: { type: 'string', description: 'version number or "latest"', maxLength: 20 },
+  },
+} as const;
+
+export const contractDiffQuery = {
+  type: 'object',
+  required: ['from', 'to'],
+  additionalProperties: false,
+  properties: {
+    from: { type: 'string', description: 'version number or "latest"', maxLength: 20 },
+    to: { type: 'string', description: 'version number or "latest"', maxLength: 20 },
   },
 } as const;

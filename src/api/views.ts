@@ -1,4 +1,5 @@
-import type { AliasRecord, AuditRecord, DeploymentRecord, ModelRecord, VersionRecord } from '../store/index.ts';
+import type { Contract } from '../contracts/index.ts';
+import type { AliasRecord, AuditRecord, ContractRecord, DeploymentRecord, ModelRecord, VersionRecord } from '../store/index.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -25,6 +26,7 @@ export function versionView(version: VersionRecord, aliases: AliasRecord[] = [])
     },
     signature: version.signature,
     aliases: aliases.filter((a) => a.version === version.version).map((a) => a.alias),
+    contract: version.contract ? { name: version.contract.name, version: version.contract.version } : null,
     created_by: version.createdBy,
     created_at: iso(version.createdAt),
   };
@@ -63,5 +65,42 @@ export function auditView(entry: AuditRecord) {
     details: entry.details,
     prev_hash: entry.prevHash,
     hash: entry.hash,
+  };
+}
+
+/** A contract version as lists show it (no document). */
+export function contractSummaryView(record: ContractRecord) {
+  return {
+    name: record.name,
+    version: record.version,
+    odcs_version: record.odcsVersion,
+    compatibility: record.compatibility,
+    sha256: record.sha256,
+    created_by: record.createdBy,
+    created_at: iso(record.createdAt),
+  };
+}
+
+/** One contract version in full: the summary, what Tarmac read from it, and the YAML as registered. */
+export function contractView(record: ContractRecord, contract: Contract) {
+  return {
+    ...contractSummaryView(record),
+    id: contract.id,
+    status: contract.status,
+    schema_object: contract.schemaObject ?? null,
+    primary_key: contract.primaryKey,
+    event_time_field: contract.eventTimeField ?? null,
+    freshness_seconds: contract.freshnessSeconds ?? null,
+    fields: contract.fields.map((f) => ({
+      name: f.name,
+      logical_type: f.logicalType,
+      required: f.required,
+      unique: f.unique,
+      primary_key: f.primaryKey,
+      pii: f.pii,
+      classification: f.classification ?? null,
+    })),
+    warnings: contract.warnings,
+    document: record.document,
   };
 }

@@ -89,6 +89,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     .option('--training-data <ref>', 'lineage: where the training data is')
     .option('--training-data-sha256 <hash>', 'lineage: the training data\'s hash')
     .option('--code-ref <ref>', 'lineage: the training code (e.g. a git commit)')
+    .option('--contract <name[@version]>', 'bind to a data contract (default: its latest version); feature names must match its fields')
     .action(async (name: string, file: string, opts: RegisterOptions) => {
       // Check the options before uploading, so a typo does not leave an orphan artifact behind.
       const metrics = keyValues(opts.metric, true, '--metric');
@@ -111,12 +112,13 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
         ...(opts.classLabels ? { class_labels: splitList(opts.classLabels).map((l) => (/^-?\d+$/.test(l) ? Number(l) : l)) } : {}),
         ...(opts.owner ? { owner: opts.owner } : {}),
         ...(opts.description ? { description: opts.description } : {}),
+        ...(opts.contract ? { contract: opts.contract } : {}),
         metrics,
         tags,
         ...(Object.keys(lineage).length ? { lineage } : {}),
       };
       const version = await api.request<VersionView>('POST', `/v1/models/${encodeURIComponent(name)}/versions`, body);
-      emit(version, () => `registered ${version.model} version ${version.version} (sha256 ${version.artifact_sha256.slice(0, 12)}…, task ${version.signature.task}, features ${version.signature.features.map((f) => f.name).join(',') || '-'})`);
+      emit(version, () => `registered ${version.model} version ${version.version} (sha256 ${version.artifact_sha256.slice(0, 12)}…, task ${version.signature.task}, features ${version.signature.features.map((f) => f.name).join(',') || '-'}${version.contract ? `, contract ${version.contract.name}@${version.contract.version}` : ''})`);
     });
   models.command('list').description('list models').action(async () => {
     const result = await client().request<{ models: Record<string, unknown>[] }>('GET', '/v1/models');
@@ -129,6 +131,49 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
       model.deployment ? `deployed: ${model.deployment.variants.map((v) => `v${v.version} ${v.weight}% (${v.name})`).join(', ')}; ready=${model.deployment.ready}` : 'deployed: no',
       '',
       table(model.versions.map((v) => ({ ...v, sha256: v.artifact_sha256.slice(0, 12), inputs: v.signature.features.length || v.signature.inputs.length })), ['version', 'aliases', 'sha256', 'inputs', 'metrics', 'created_at']),
+    ].join('\n'));
+  });
+
+  const contracts = program.command('contracts').description('data contracts (ODCS v3 YAML)');
+  contracts.command('register <file>')
+    .description('register a contract file as the next version of the contract it names (unchanged content adds nothing)')
+    .action(async (file: string) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await readFile(file));
+      } catch (err) {
+        throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+      }
+      const result = await client().request<ContractView>('POST', '/v1/contracts', bytes, 'application/yaml');
+      emit(result, () => result.created
+        ? `registered contract ${result.name} version ${result.version} (document version ${result.odcs_version}, ${result.fields.length} fields, compatibility ${result.compatibility})`
+        : `unchanged: identical to contract ${result.name} version ${result.version}; nothing added`);
+    });
+  contracts.command('list').description('list contracts (latest version of each)').action(async () => {
+    const result = await client().request<{ contracts: Record<string, unknown>[] }>('GET', '/v1/contracts');
+    emit(result, () => table(result.contracts, ['name', 'version', 'odcs_version', 'compatibility', 'created_by', 'created_at']));
+  });
+  contracts.command('show <ref>').description('one contract version: NAME (latest) or NAME@VERSION').action(async (ref: string) => {
+    const { name, version } = contractRef(ref);
+    const result = await client().request<ContractView>('GET', `/v1/contracts/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`);
+    emit(result, () => [
+      `contract ${result.name} version ${result.version} (document version ${result.odcs_version}, status ${result.status}, compatibility ${result.compatibility})`,
+      `primary key: ${result.primary_key.join(',') || '-'}; event time: ${result.event_time_field ?? '-'}; sha256 ${result.sha256.slice(0, 12)}…`,
+      '',
+      table(result.fields, ['name', 'logical_type', 'required', 'unique', 'primary_key', 'pii']),
+      ...result.warnings.map((w) => `warning: ${w}`),
+    ].join('\n'));
+  });
+  contracts.command('diff <name> <from> <to>').description('what changed between two versions of a contract (numbers or latest)').action(async (name: string, from: string, to: string) => {
+    const query = new URLSearchParams({ from, to }).toString();
+    const result = await client().request<ContractDiffView>('GET', `/v1/contracts/${encodeURIComponent(name)}/diff?${query}`);
+    const { compatibility } = result;
+    emit(result, () => [
+      `contract ${result.name}: version ${result.from} → ${result.to}; ${compatibility.compatible ? 'compatible' : 'NOT compatible'} under ${compatibility.mode}`,
+      '',
+      table(compatibility.changes.map((c) => ({
+        field: c.field || '(contract)', change: c.change, breaks: c.breaks.length ? c.breaks : '-', message: c.message,
+      })), ['field', 'change', 'breaks', 'message']),
     ].join('\n'));
   });
 
@@ -206,6 +251,28 @@ interface RegisterOptions {
   trainingData?: string;
   trainingDataSha256?: string;
   codeRef?: string;
+  contract?: string;
+}
+
+interface ContractView {
+  name: string;
+  version: number;
+  odcs_version: string;
+  status: string;
+  compatibility: string;
+  sha256: string;
+  created: boolean;
+  primary_key: string[];
+  event_time_field: string | null;
+  fields: Record<string, unknown>[];
+  warnings: string[];
+}
+
+interface ContractDiffView {
+  name: string;
+  from: number;
+  to: number;
+  compatibility: { mode: string; compatible: boolean; changes: { field: string; change: string; message: string; breaks: string[] }[] };
 }
 
 interface VersionView {
@@ -216,6 +283,7 @@ interface VersionView {
   metrics: Record<string, number>;
   created_at: string;
   signature: { task: string; features: { name: string }[]; inputs: unknown[] };
+  contract: { name: string; version: number } | null;
 }
 
 interface ModelView {
@@ -238,6 +306,15 @@ function positiveInt(text: string, option: string, min: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min) throw new UsageError(`${option} must be an integer ≥ ${min}, got "${text}"`);
   return value;
+}
+
+/** Splits `NAME[@VERSION]` (version: a number or latest; default latest). */
+function contractRef(text: string): { name: string; version: string } {
+  const at = text.lastIndexOf('@');
+  const name = at < 0 ? text : text.slice(0, at);
+  const version = at < 0 ? 'latest' : text.slice(at + 1);
+  if (!name || !/^([1-9][0-9]*|latest)$/.test(version)) throw new UsageError(`expected NAME or NAME@VERSION, got "${text}"`);
+  return { name, version };
 }
 
 function versionRef(text: string): number | string {

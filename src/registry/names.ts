@@ -4,6 +4,14 @@ const MODEL_NAME = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 const ALIAS_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 const TAG_KEY = /^[A-Za-z0-9_.\-/]{1,64}$/;
 
+/** The model-name rule as a regular expression source, for messages. */
+export const MODEL_NAME_RULE = MODEL_NAME.source;
+
+/** True when `name` follows the model-name rule (contracts use the same rule for their names). */
+export function isModelName(name: unknown): name is string {
+  return typeof name === 'string' && MODEL_NAME.test(name);
+}
+
 /**
  * Checks a model name: lowercase letters, digits, '.', '_' and '-', 1–64 characters, starting and ending with a
  * letter or digit, so it is safe in URLs, metric labels, file names and Kubernetes object names.

@@ -8,6 +8,7 @@ import { TarmacError } from '../shared/errors.ts';
 import type {
   AliasRecord, BatchingOverrides, BlobStore, DeploymentRecord, Lineage, ModelRecord, ModelStore, VersionRecord,
 } from '../store/index.ts';
+import type { ContractService } from './contract.service.ts';
 import { assertAliasName, assertMetrics, assertModelName, assertTags } from './names.ts';
 
 /** What a caller supplies to register a version of an artifact already uploaded. */
@@ -22,6 +23,8 @@ export interface RegisterVersionInput {
   tags?: Record<string, string>;
   metrics?: Record<string, number>;
   lineage?: Lineage;
+  /** A data contract to bind the version to: `NAME` (its latest version) or `NAME@VERSION`. */
+  contract?: string;
 }
 
 /** The answer to an artifact upload: its content address and what Tarmac read from it. */
@@ -47,6 +50,7 @@ export class RegistryService {
       models: ModelStore;
       blobs: BlobStore;
       engine: InferenceEngine;
+      contracts: ContractService;
       audit: AuditLog;
       bus: EventBus;
       clock: Clock;
@@ -80,7 +84,8 @@ export class RegistryService {
   /**
    * Registers the next version of `name` (creating the model) from an uploaded artifact.
    * Throws REGISTRY_INVALID_NAME, VALIDATION_FAILED, REGISTRY_DUPLICATE_ARTIFACT (naming the version that holds it),
-   * REGISTRY_FEATURES_MISMATCH or REGISTRY_INVALID_ONNX.
+   * REGISTRY_FEATURES_MISMATCH or REGISTRY_INVALID_ONNX; with `contract`, CONTRACT_NOT_FOUND or
+   * CONTRACT_FEATURES_MISMATCH (the feature names must equal the contract's field names, as sets).
    */
   async registerVersion(input: RegisterVersionInput, by: Principal): Promise<VersionRecord> {
     assertModelName(input.name);
@@ -114,6 +119,7 @@ export class RegistryService {
     }
     const bytes = await this.deps.blobs.get(input.artifactSha256);
     const parsed = parseOnnxModel(bytes, { features: input.features, task: input.task, classLabels: input.classLabels });
+    const contract = input.contract === undefined ? undefined : await this.bindContract(input.contract, parsed.signature);
     const version = await this.deps.models.addVersion({
       modelName: input.name,
       artifactSha256: input.artifactSha256,
@@ -125,9 +131,13 @@ export class RegistryService {
       lineage,
       createdBy: by.id,
       createdAt: this.deps.clock.now(),
+      contract: contract ?? null,
       model: { description: input.description ?? '', owner: input.owner ?? by.name, tags },
     });
-    await this.deps.audit.record(by, 'version.register', `model:${input.name}/${version.version}`, { sha256: input.artifactSha256 });
+    await this.deps.audit.record(by, 'version.register', `model:${input.name}/${version.version}`, {
+      sha256: input.artifactSha256,
+      ...(contract ? { contract: `${contract.name}@${contract.version}` } : {}),
+    });
     await this.deps.bus.publish('version.registered', { model: input.name, version: version.version, sha256: input.artifactSha256, by: by.id });
     return version;
   }
@@ -248,6 +258,31 @@ export class RegistryService {
   /** Reads a version's artifact, verified against its content hash. */
   readArtifact(version: VersionRecord): Promise<Uint8Array> {
     return this.deps.blobs.get(version.artifactSha256);
+  }
+
+  /**
+   * Resolves a contract reference and checks that the signature's feature names equal its field names (as sets).
+   * Throws CONTRACT_NOT_FOUND or CONTRACT_FEATURES_MISMATCH listing every missing and extra name.
+   */
+  private async bindContract(reference: string, signature: Signature): Promise<{ name: string; version: number }> {
+    const { record, contract } = await this.deps.contracts.resolve(reference);
+    const features = signature.features.length > 0 ? signature.features.map((f) => f.name) : signature.inputs.map((i) => i.name);
+    const featureSet = new Set(features);
+    const fieldSet = new Set(contract.fields.map((f) => f.name));
+    const missing = [...fieldSet].filter((f) => !featureSet.has(f));
+    const extra = features.filter((f) => !fieldSet.has(f));
+    if (missing.length > 0 || extra.length > 0) {
+      throw new TarmacError('CONTRACT_FEATURES_MISMATCH', `the model's features do not match contract ${record.name} version ${record.version}: ${[
+        missing.length ? `missing ${missing.join(', ')}` : '', extra.length ? `not in the contract ${extra.join(', ')}` : '',
+      ].filter(Boolean).join('; ')}`, {
+        details: { contract: record.name, contract_version: record.version, missing, extra },
+        issues: [
+          ...missing.map((name) => ({ field: `/features/${name}`, rule: 'missing', message: `contract field "${name}" is not a feature of the model` })),
+          ...extra.map((name) => ({ field: `/features/${name}`, rule: 'extra', message: `feature "${name}" is not a field of the contract` })),
+        ],
+      });
+    }
+    return { name: record.name, version: record.version };
   }
 
   private async requireModel(name: string): Promise<ModelRecord> {

@@ -22,6 +22,11 @@ export class AuditLog {
     }
   }
 
+  /** Appends an action by `actor` that was refused on its merits (not for lack of permission). */
+  async failed(actor: Principal, action: string, target: string, details: Record<string, unknown>): Promise<AuditRecord> {
+    return this.append(actor.id, action, target, 'failed', details);
+  }
+
   /** Lists entries, oldest first. */
   async list(options: { limit?: number; afterSeq?: number } = {}): Promise<AuditRecord[]> {
     return this.deps.audit.list(options);

@@ -1,27 +1,29 @@
 import type { StoreConnection } from './dialect.ts';
 import { KyselyAuditStore } from './audit-store.ts';
+import { KyselyContractStore } from './contract-store.ts';
 import { KyselyKeyStore } from './key-store.ts';
 import { KyselyModelStore } from './model-store.ts';
 import { KyselyPredictionStore } from './prediction-store.ts';
-import type { AuditStore, KeyStore, ModelStore, PredictionStore } from './records.ts';
+import type { AuditStore, ContractStore, KeyStore, ModelStore, PredictionStore } from './records.ts';
 
 export { openDatabase } from './database.ts';
 export type { OpenDatabaseOptions, StoreDatabase } from './database.ts';
 export type { Dialect, StoreConnection } from './dialect.ts';
 export { migrateToLatest } from './migrations.ts';
-export { KyselyAuditStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
+export { KyselyAuditStore, KyselyContractStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
 export { FileBlobStore } from './blob-store.ts';
 export { AUDIT_GENESIS_HASH, auditHash, canonicalJson, verifyAuditChain } from './audit-hash.ts';
 export type { AuditChainCheck, AuditHashedFields } from './audit-hash.ts';
 export type * from './records.ts';
 export type * from './schema.ts';
 
-/** The four repositories over one database, as `app.ts` wires them. */
+/** The repositories over one database, as `app.ts` wires them. */
 export interface Stores {
   models: ModelStore;
   keys: KeyStore;
   predictions: PredictionStore;
   audit: AuditStore;
+  contracts: ContractStore;
 }
 
 /** Builds every Kysely repository over an open database (a `StoreDatabase` from `openDatabase`). */
@@ -31,5 +33,6 @@ export function createStores(conn: StoreConnection): Stores {
     keys: new KyselyKeyStore(conn),
     predictions: new KyselyPredictionStore(conn),
     audit: new KyselyAuditStore(conn),
+    contracts: new KyselyContractStore(conn),
   };
 }

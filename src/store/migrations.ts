@@ -142,6 +142,25 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_contracts': {
+      async up(db: AnyDb): Promise<void> {
+        await addIdentity(db.schema.createTable('contracts'), 'id', dialect)
+          .addColumn('name', 'text', notNull)
+          .addColumn('version', 'integer', notNull)
+          .addColumn('odcs_version', 'text', notNull)
+          .addColumn('document', 'text', notNull)
+          .addColumn('sha256', 'text', notNull)
+          .addColumn('compatibility', 'text', notNull)
+          .addColumn('created_by', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addUniqueConstraint('contracts_name_version_key', ['name', 'version'])
+          .execute();
+        await db.schema.createIndex('contracts_sha256_idx').on('contracts').column('sha256').execute();
+        // One column per statement: SQLite's ALTER TABLE adds a single column at a time.
+        await db.schema.alterTable('model_versions').addColumn('contract_name', 'text').execute();
+        await db.schema.alterTable('model_versions').addColumn('contract_version', 'integer').execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

@@ -73,6 +73,8 @@ export class KyselyModelStore implements ModelStore {
           lineage: toJson(input.lineage),
           created_by: input.createdBy,
           created_at: input.createdAt,
+          contract_name: input.contract?.name ?? null,
+          contract_version: input.contract?.version ?? null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -290,6 +292,7 @@ function toVersion(r: VersionRow): VersionRecord {
     lineage: fromJson<Lineage>(r.lineage),
     createdBy: r.created_by,
     createdAt: r.created_at,
+    contract: r.contract_name !== null && r.contract_version !== null ? { name: r.contract_name, version: r.contract_version } : null,
   };
 }
 

@@ -34,6 +34,14 @@ export interface VersionRecord {
   lineage: Lineage;
   createdBy: string;
   createdAt: number;
+  /** The data contract version the version's features are bound to, if any. */
+  contract: ContractBinding | null;
+}
+
+/** A model version's binding to one version of a data contract. */
+export interface ContractBinding {
+  name: string;
+  version: number;
 }
 
 /** A movable name that points at one version of a model. */
@@ -121,7 +129,9 @@ export interface AuditRecord {
 }
 
 /** Input for a new version; the repository assigns the id and the next number atomically. */
-export interface NewVersion extends Omit<VersionRecord, 'id' | 'modelId' | 'version'> {
+export interface NewVersion extends Omit<VersionRecord, 'id' | 'modelId' | 'version' | 'contract'> {
+  /** The contract version to bind to (none when absent). */
+  contract?: ContractBinding | null;
   /** Model-level fields used only when the model does not exist yet. */
   model: { description: string; owner: string; tags: Record<string, string> };
 }
@@ -144,6 +154,37 @@ export interface ModelStore {
   listDeployments(): Promise<DeploymentRecord[]>;
   /** Replaces the deployment; when `expectedRevision` is given and differs, throws STORE_CONFLICT. */
   putDeployment(modelName: string, spec: DeploymentSpec, by: string, at: number, expectedRevision?: number): Promise<DeploymentRecord>;
+}
+
+/** One registered version of a data contract: the YAML as given plus what the registry indexes. */
+export interface ContractRecord {
+  id: number;
+  name: string;
+  /** Numbered per contract name: 1, 2, 3, … */
+  version: number;
+  /** The document's own `version` field. */
+  odcsVersion: string;
+  document: string;
+  sha256: string;
+  compatibility: string;
+  createdBy: string;
+  createdAt: number;
+}
+
+/** Input for a new contract version; the repository assigns the id and the next number atomically. */
+export type NewContract = Omit<ContractRecord, 'id' | 'version'>;
+
+/** Versioned data contracts. */
+export interface ContractStore {
+  /** Adds version max+1 of `input.name` (1 for a new name); safe under concurrent calls. */
+  add(input: NewContract): Promise<ContractRecord>;
+  get(name: string, version: number): Promise<ContractRecord | undefined>;
+  /** The highest version of `name`, if any. */
+  latest(name: string): Promise<ContractRecord | undefined>;
+  /** The versions of `name`, oldest first; empty for an unknown name. */
+  listVersions(name: string): Promise<ContractRecord[]>;
+  /** The latest version of every contract, by name. */
+  listLatest(): Promise<ContractRecord[]>;
 }
 
 /** API keys. */

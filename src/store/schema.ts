@@ -13,6 +13,7 @@ export interface Database {
   predictions: PredictionsTable;
   feedback: FeedbackTable;
   audit_events: AuditEventsTable;
+  contracts: ContractsTable;
 }
 
 export interface ModelsTable {
@@ -43,6 +44,9 @@ export interface ModelVersionsTable {
   lineage: string;
   created_by: string;
   created_at: number;
+  /** The data contract the version is bound to (both null when unbound). */
+  contract_name: string | null;
+  contract_version: number | null;
 }
 
 export interface AliasesTable {
@@ -108,4 +112,19 @@ export interface AuditEventsTable {
   details: string;
   prev_hash: string;
   hash: string;
+}
+
+export interface ContractsTable {
+  id: Generated<number>;
+  name: string;
+  /** Numbered per contract name: 1, 2, 3, … */
+  version: number;
+  /** The document's own `version` field (free text, e.g. 1.0.0). */
+  odcs_version: string;
+  /** The YAML exactly as registered. */
+  document: string;
+  sha256: string;
+  compatibility: string;
+  created_by: string;
+  created_at: number;
 }

@@ -75,7 +75,7 @@ function adapterSuite(name: string, open: () => Promise<Target>, skip?: string):
     });
 
     test('migrations apply once and are idempotent', async () => {
-      assert.deepEqual(applied, ['0001_initial']);
+      assert.deepEqual(applied, ['0001_initial', '0002_contracts']);
       assert.deepEqual(await migrateToLatest(store), []);
       assert.deepEqual(await migrateToLatest(store), []);
     });
@@ -246,6 +246,36 @@ function adapterSuite(name: string, open: () => Promise<Target>, skip?: string):
       assert.deepEqual(await stores.predictions.feedbackFor('missing'), []);
     });
 
+    test('contracts are numbered per name, read back, listed by latest, also under concurrent adds', async () => {
+      const contract = (name: string, n: number) => ({
+        name, odcsVersion: `1.0.${n}`, document: `name: ${name}\n# ${n}\n`, sha256: `${n}`.padStart(64, '0'),
+        compatibility: 'backward', createdBy: 'alice', createdAt: T0 + n,
+      });
+      const first = await stores.contracts.add(contract('loans', 1));
+      assert.equal(first.version, 1);
+      assert.deepEqual({ ...first, id: 0 }, { ...contract('loans', 1), id: 0, version: 1 });
+      assert.equal((await stores.contracts.add(contract('loans', 2))).version, 2);
+      assert.equal((await stores.contracts.add(contract('cards', 3))).version, 1);
+      const concurrent = await Promise.all([4, 5, 6, 7].map((n) => stores.contracts.add(contract('loans', n))));
+      assert.deepEqual(concurrent.map((c) => c.version).sort(), [3, 4, 5, 6]);
+
+      assert.equal((await stores.contracts.get('loans', 2))?.odcsVersion, '1.0.2');
+      assert.equal(await stores.contracts.get('loans', 99), undefined);
+      assert.equal((await stores.contracts.latest('loans'))?.version, 6);
+      assert.equal(await stores.contracts.latest('nope'), undefined);
+      assert.deepEqual((await stores.contracts.listVersions('loans')).map((c) => c.version), [1, 2, 3, 4, 5, 6]);
+      assert.deepEqual((await stores.contracts.listLatest()).map((c) => [c.name, c.version]), [['cards', 1], ['loans', 6]]);
+    });
+
+    test('a version keeps its contract binding, and has none by default', async () => {
+      const bound = await stores.models.addVersion(newVersion('bound-model', { contract: { name: 'loans', version: 2 } }));
+      assert.deepEqual(bound.contract, { name: 'loans', version: 2 });
+      assert.deepEqual((await stores.models.getVersion('bound-model', 1))?.contract, { name: 'loans', version: 2 });
+      const unbound = await stores.models.addVersion(newVersion('bound-model'));
+      assert.equal(unbound.contract, null);
+      assert.equal((await stores.models.getVersion('bound-model', 2))?.contract, null);
+    });
+
     test('audit entries form a hash chain, also under concurrent appends, and tampering is detected', async () => {
       const entry = (i: number) => ({
         id: randomUUID(),
@@ -353,7 +383,7 @@ describe('openDatabase', () => {
   test('opens an in-memory SQLite database', async () => {
     const store = await openDatabase({ url: ':memory:', dataDir: '/nonexistent' });
     try {
-      assert.deepEqual(await migrateToLatest(store), ['0001_initial']);
+      assert.deepEqual(await migrateToLatest(store), ['0001_initial', '0002_contracts']);
       assert.equal(await createStores(store).keys.count(), 0);
     } finally {
       await store.close();

@@ -15,6 +15,7 @@ interface RegisterBody {
   features?: string[];
   task?: Task;
   class_labels?: (string | number)[];
+  contract?: string;
   description?: string;
   owner?: string;
   tags?: Record<string, string>;
@@ -98,6 +99,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
       features: b.features,
       task: b.task,
       classLabels: b.class_labels,
+      contract: b.contract,
       description: b.description,
       owner: b.owner,
       tags: b.tags,
