@@ -1,10 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { ApiError, clientOptionsFrom, TarmacClient } from './client.ts';
+import { checkFile, contractOf, inferFromFile, localContractText } from './contract-files.ts';
 import { keyValues, table, UsageError } from './output.ts';
 
-/** Exit codes: 0 ok; 1 unexpected; 2 bad usage or refused input; 3 auth; 4 not found; 5 conflict; 6 unreachable; 7 server error. */
-export const EXIT = { ok: 0, unexpected: 1, usage: 2, auth: 3, notFound: 4, conflict: 5, unreachable: 6, server: 7 } as const;
+/**
+ * Exit codes: 0 ok; 1 unexpected; 2 bad usage or refused input; 3 auth; 4 not found; 5 conflict; 6 unreachable;
+ * 7 server error; 8 a file checked against a contract has violations.
+ */
+export const EXIT = { ok: 0, unexpected: 1, usage: 2, auth: 3, notFound: 4, conflict: 5, unreachable: 6, server: 7, violations: 8 } as const;
 
 interface GlobalOptions {
   json?: boolean;
@@ -177,6 +181,36 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     ].join('\n'));
   });
 
+  contracts.command('infer <file>')
+    .description('propose a contract from a CSV or JSON Lines sample (types, ranges from quantiles, enums, nullability)')
+    .option('--name <name>', 'the contract name (default: from the file name)')
+    .option('--sample-size <rows>', 'rows to read (default 100000)')
+    .option('--out <file>', 'write the YAML to this file instead of printing it')
+    .action(async (file: string, opts: { name?: string; sampleSize?: string; out?: string }) => {
+      const sampleSize = opts.sampleSize === undefined ? undefined : positiveInt(opts.sampleSize, '--sample-size', 1);
+      const result = await inferFromFile(file, { name: opts.name, sampleSize, out: opts.out });
+      emit({ yaml: result.yaml, stats: result.stats }, () => (opts.out
+        ? `wrote ${opts.out}: ${result.contract.fields.length} fields from ${result.stats.rowsRead} rows; review it, then \`tarmac contracts register ${opts.out}\``
+        : result.yaml.trimEnd()));
+    });
+  contracts.command('check <file>')
+    .description('report every row of a CSV or JSON Lines file that breaks a contract; exits 8 when any does')
+    .requiredOption('--contract <contract>', 'a contract file, or a registered contract NAME[@VERSION]')
+    .option('--limit <n>', 'violations to list (all are counted)', '50')
+    .action(async (file: string, opts: { contract: string; limit: string }) => {
+      let yamlText = await localContractText(opts.contract);
+      if (yamlText === undefined) {
+        const { name, version } = contractRef(opts.contract);
+        yamlText = (await client().request<ContractView>('GET', `/v1/contracts/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`)).document;
+      }
+      const report = await checkFile(file, contractOf(yamlText, opts.contract), positiveInt(opts.limit, '--limit', 0));
+      emit(report, () => [
+        `${file}: ${report.rows} rows checked against ${report.contract}; ${report.rowsWithViolations} rows with ${report.violations} violations`,
+        ...(report.violations ? ['', table([...report.counts], ['field', 'rule', 'count']), '', table(report.first.map((v) => ({ ...v })), ['row', 'field', 'rule', 'message'])] : []),
+      ].join('\n'));
+      if (report.violations > 0) process.exitCode = EXIT.violations;
+    });
+
   const alias = program.command('alias').description('movable names for versions');
   alias.command('set <name> <alias> <version>').description('point ALIAS of NAME at VERSION').action(async (name: string, aliasName: string, version: string) => {
     const result = await client().request<{ alias: string; version: number }>('PUT', `/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(aliasName)}`, { version: versionRef(version) });
@@ -266,6 +300,8 @@ interface ContractView {
   event_time_field: string | null;
   fields: Record<string, unknown>[];
   warnings: string[];
+  /** The contract's YAML, as registered. */
+  document: string;
 }
 
 interface ContractDiffView {
