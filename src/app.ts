@@ -86,7 +86,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     batching: config.batching,
     metrics: servingMetrics,
   });
-  const routes = new RouteTable({ source: stores.models, pool, log: log.child({ component: 'routes' }) });
+  const routes = new RouteTable({ source: stores.models, pool, contracts, log: log.child({ component: 'routes' }) });
   // An in-memory SQLite database cannot be shared with another thread; everything else is written off the event loop.
   const inMemory = [':memory:', 'sqlite::memory:', 'sqlite://:memory:'].includes(config.databaseUrl ?? '');
   const sink = inMemory

@@ -74,6 +74,7 @@ export const recordsResponseSchema = {
           prediction: {},
           probabilities: { type: 'object', additionalProperties: { type: 'number' } },
           outputs: { type: 'object', additionalProperties: true },
+          imputed: { type: 'array', items: { type: 'string' }, description: 'fields replaced by the data contract\'s defaults (policy impute)' },
         },
       },
     },
@@ -200,6 +201,13 @@ export const deploymentBodySchema = {
         max_batch_size: { type: 'integer', minimum: 1, maximum: 100000 },
         max_queue_delay_ms: { type: 'integer', minimum: 0, maximum: 10000 },
       },
+    },
+    validation: {
+      type: 'object',
+      description: 'What a record that breaks the version\'s bound data contract gets: reject (4xx naming row, field and rule), impute (the contract\'s declared defaults, flagged) or off. Default: reject.',
+      additionalProperties: false,
+      required: ['policy'],
+      properties: { policy: { type: 'string', enum: ['reject', 'impute', 'off'] } },
     },
   },
 } as const;

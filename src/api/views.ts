@@ -46,6 +46,7 @@ export function deploymentView(deployment: DeploymentRecord, loaded: boolean) {
     batching: deployment.spec.batching
       ? { enabled: deployment.spec.batching.enabled, max_batch_size: deployment.spec.batching.maxBatchSize, max_queue_delay_ms: deployment.spec.batching.maxQueueDelayMs }
       : null,
+    validation: deployment.spec.validation ?? null,
     ready: loaded,
     updated_by: deployment.updatedBy,
     updated_at: iso(deployment.updatedAt),

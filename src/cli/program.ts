@@ -226,12 +226,17 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     .option('--max-batch-size <rows>', 'most rows the adaptive batcher stacks into one run')
     .option('--max-queue-delay-ms <ms>', 'how long a request may wait for company (0: adaptive, no wait)')
     .option('--no-batching', 'run every request on its own')
-    .action(async (name: string, version: string, opts: { maxBatchSize?: string; maxQueueDelayMs?: string; batching: boolean }) => {
+    .addOption(new Option('--validation <policy>', 'what a record breaking the version\'s data contract gets').choices(['reject', 'impute', 'off']))
+    .action(async (name: string, version: string, opts: { maxBatchSize?: string; maxQueueDelayMs?: string; batching: boolean; validation?: string }) => {
       const batching: Record<string, number | boolean> = {};
       if (opts.batching === false) batching.enabled = false;
       if (opts.maxBatchSize !== undefined) batching.max_batch_size = positiveInt(opts.maxBatchSize, '--max-batch-size', 1);
       if (opts.maxQueueDelayMs !== undefined) batching.max_queue_delay_ms = positiveInt(opts.maxQueueDelayMs, '--max-queue-delay-ms', 0);
-      const body = { version: versionRef(version), ...(Object.keys(batching).length ? { batching } : {}) };
+      const body = {
+        version: versionRef(version),
+        ...(Object.keys(batching).length ? { batching } : {}),
+        ...(opts.validation ? { validation: { policy: opts.validation } } : {}),
+      };
       const result = await client().request<{ revision: number; variants: { version: number }[]; ready: boolean }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, body);
       emit(result, () => `${name} now serves version ${result.variants.map((v) => v.version).join(',')} (revision ${result.revision}, ready=${result.ready})`);
     });

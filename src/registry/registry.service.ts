@@ -6,7 +6,7 @@ import type { AuditLog, Principal } from '../security/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError } from '../shared/errors.ts';
 import type {
-  AliasRecord, BatchingOverrides, BlobStore, DeploymentRecord, Lineage, ModelRecord, ModelStore, VersionRecord,
+  AliasRecord, BatchingOverrides, BlobStore, DeploymentRecord, DeploymentSpec, Lineage, ModelRecord, ModelStore, VersionRecord,
 } from '../store/index.ts';
 import type { ContractService } from './contract.service.ts';
 import { assertAliasName, assertMetrics, assertModelName, assertTags } from './names.ts';
@@ -221,14 +221,18 @@ export class RegistryService {
   }
 
   /** Makes one version serve all of `name`'s traffic (traffic splits come with progressive delivery). */
-  async deploy(name: string, ref: string | number, by: Principal, options: { batching?: BatchingOverrides } = {}): Promise<DeploymentRecord> {
+  async deploy(name: string, ref: string | number, by: Principal, options: { batching?: BatchingOverrides; validation?: DeploymentSpec['validation'] } = {}): Promise<DeploymentRecord> {
     const version = await this.resolveVersion(name, ref);
     // Refuse before switching anything when the artifact is missing or no longer matches its hash.
     await this.deps.blobs.get(version.artifactSha256);
     const previous = await this.deps.models.getDeployment(name);
     const record = await this.deps.models.putDeployment(
       name,
-      { variants: [{ name: 'stable', version: version.version, weight: 100 }], ...(options.batching ? { batching: options.batching } : {}) },
+      {
+        variants: [{ name: 'stable', version: version.version, weight: 100 }],
+        ...(options.batching ? { batching: options.batching } : {}),
+        ...(options.validation ? { validation: options.validation } : {}),
+      },
       by.id,
       this.deps.clock.now(),
     );
@@ -237,6 +241,7 @@ export class RegistryService {
       previous: previous?.spec.variants.map((v) => v.version) ?? [],
       revision: record.revision,
       ...(options.batching ? { batching: options.batching } : {}),
+      ...(options.validation ? { validation: options.validation } : {}),
     });
     await this.deps.bus.publish('deployment.changed', { model: name, revision: record.revision, by: by.id });
     return record;

@@ -7,6 +7,7 @@ import type { Clock } from '../shared/clock.ts';
 import { isTarmacError, TarmacError } from '../shared/errors.ts';
 import { newTimeOrderedId } from '../shared/ids.ts';
 import type { VersionRecord } from '../store/index.ts';
+import { applyEdgeValidation, type EdgeOutcome, type EdgeValidation } from './edge-validation.ts';
 import type { LoadedVersion, ModelPool } from './model-pool.ts';
 import type { PredictionLogger } from './prediction-logger.ts';
 import type { RouteSource, RouteTable } from './route-table.ts';
@@ -16,6 +17,8 @@ import type { ServingMetrics } from './serving-metrics.ts';
 export interface RecordAnswer extends RecordPrediction {
   id: string;
   version: number;
+  /** Fields replaced by the contract's declared defaults (policy `impute`); absent when none were. */
+  imputed?: string[];
 }
 
 /** The records API's answer. */
@@ -62,19 +65,31 @@ export class PredictService {
     const loaded = variant.loaded;
     const { version } = loaded.version;
     try {
-      const records = this.recordsOf(body);
+      const received = this.recordsOf(body);
+      let records = received;
+      let imputed: (string[] | undefined)[] | undefined;
+      if (variant.edge) {
+        const outcome = applyEdgeValidationCounted(variant.edge, received, (name, rule) =>
+          this.deps.metrics.contractViolations.inc({ model, version: String(version), field: name, rule }));
+        records = outcome.records;
+        imputed = outcome.imputed;
+      }
       const feeds = recordsToFeeds(loaded.version.signature, records);
       const started = performance.now();
       const outputs = await loaded.use((m) => m.run(feeds));
       const latencyMs = performance.now() - started;
       const predictions = outputsToPredictions(loaded.version.signature, outputs, records.length);
-      const answers: RecordAnswer[] = predictions.map((p) => ({ id: newTimeOrderedId(), version, ...p }));
+      const answers: RecordAnswer[] = predictions.map((p, i) => {
+        const fields = imputed?.[i];
+        return fields ? { id: newTimeOrderedId(), version, ...p, imputed: fields } : { id: newTimeOrderedId(), version, ...p };
+      });
       this.observe(model, loaded, variant.name, 'records', records.length, latencyMs);
       this.deps.logger.enqueue({
         model, version, variant: variant.name, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs,
         ids: answers.map((a) => a.id),
-        inputs: () => records,
-        outputs: () => predictions,
+        // The log keeps what the client sent; the imputation flag travels with the output.
+        inputs: () => received,
+        outputs: () => (imputed ? predictions.map((p, i) => (imputed[i] ? { ...p, imputed: imputed[i] } : p)) : predictions),
       });
       return { model, version, variant: variant.name, request_id: ctx.requestId, predictions: answers };
     } catch (err) {
@@ -217,4 +232,16 @@ function rowsOf(signature: Signature, feeds: Record<string, Tensor>, rows: numbe
 
 function plain(value: unknown): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
+}
+
+/** Validates at the edge and counts every violation (refused or imputed) in metrics, by field and rule. */
+function applyEdgeValidationCounted(edge: EdgeValidation, records: unknown[], count: (name: string, rule: string) => void): EdgeOutcome {
+  try {
+    const outcome = applyEdgeValidation(edge, records);
+    for (const v of outcome.violations) count(v.name, v.rule);
+    return outcome;
+  } catch (err) {
+    for (const issue of (err as TarmacError).issues ?? []) count(issue.field.split('/').pop() ?? '', issue.rule);
+    throw err;
+  }
 }

@@ -1,5 +1,7 @@
 import type { Logger } from '../shared/logger.ts';
+import type { Contract } from '../contracts/index.ts';
 import type { DeploymentRecord, VersionRecord } from '../store/index.ts';
+import { compileEdgeValidation, type EdgeValidation } from './edge-validation.ts';
 import type { LoadedVersion, ModelPool } from './model-pool.ts';
 
 /** One variant of a live route: its loaded version and the upper bound of its slice of [0, 100). */
@@ -8,6 +10,13 @@ export interface LiveVariant {
   weight: number;
   upTo: number;
   loaded: LoadedVersion;
+  /** The bound contract's compiled validator and policy, when the version has a contract and validation is on. */
+  edge?: EdgeValidation;
+}
+
+/** Reads a contract version (the registry's ContractService). */
+export interface ContractSource {
+  get(name: string, version: number): Promise<{ contract: Contract }>;
 }
 
 /** What serves one model right now, held in memory so the hot path never reads the database. */
@@ -34,7 +43,7 @@ export class RouteTable {
   private readonly refreshing = new Map<string, Promise<void>>();
   private started = false;
 
-  constructor(private readonly deps: { source: RouteSource; pool: ModelPool; log: Logger; random?: () => number }) {}
+  constructor(private readonly deps: { source: RouteSource; pool: ModelPool; log: Logger; contracts?: ContractSource; random?: () => number }) {}
 
   /** Loads every deployment; the server reports ready after this resolves. */
   async start(): Promise<void> {
@@ -98,10 +107,15 @@ export class RouteTable {
         for (const spec of deployment.spec.variants) {
           const version = await this.deps.source.getVersion(model, spec.version);
           if (!version) throw new Error(`deployment of ${model} names missing version ${spec.version}`);
+          // The contract's validator is compiled before the version is pinned, so a failure leaves no pin behind.
+          const policy = deployment.spec.validation?.policy ?? 'reject';
+          const edge = version.contract && policy !== 'off' && this.deps.contracts
+            ? compileEdgeValidation((await this.deps.contracts.get(version.contract.name, version.contract.version)).contract, policy)
+            : undefined;
           const loaded = await this.deps.pool.pin(version);
           this.deps.pool.configureBatching(loaded, deployment.spec.batching);
           upTo += (spec.weight / total) * 100;
-          variants.push({ name: spec.name, weight: spec.weight, upTo, loaded });
+          variants.push({ name: spec.name, weight: spec.weight, upTo, loaded, ...(edge ? { edge } : {}) });
         }
       } catch (err) {
         for (const v of variants) this.deps.pool.unpin(v.loaded.version);

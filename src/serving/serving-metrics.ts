@@ -17,6 +17,7 @@ export class ServingMetrics {
   readonly loadedVersions: Gauge;
   readonly feedback: Counter<'model'>;
   readonly batchRows: Histogram<'model' | 'version'>;
+  readonly contractViolations: Counter<'model' | 'version' | 'field' | 'rule'>;
 
   constructor(registry: Registry) {
     this.predictions = new Counter({
@@ -63,6 +64,12 @@ export class ServingMetrics {
       help: 'Rows per runtime call after adaptive batching, by model and version',
       labelNames: ['model', 'version'],
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers: [registry],
+    });
+    this.contractViolations = new Counter({
+      name: 'tarmac_contract_violations_total',
+      help: 'Values that broke the bound data contract at the serving edge (refused or imputed), by field and rule',
+      labelNames: ['model', 'version', 'field', 'rule'],
       registers: [registry],
     });
     this.feedback = new Counter({

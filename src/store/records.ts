@@ -71,6 +71,8 @@ export interface BatchingOverrides {
 export interface DeploymentSpec {
   variants: VariantSpec[];
   batching?: BatchingOverrides;
+  /** What a record that breaks the version's bound contract gets (default `reject` when a contract is bound). */
+  validation?: { policy: 'reject' | 'impute' | 'off' };
 }
 
 /** A deployment as stored, with its optimistic-concurrency revision. */

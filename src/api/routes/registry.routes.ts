@@ -141,7 +141,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     schema: { tags: ['deployments'], summary: 'What serves the model', params: modelNameParam },
   }, async (request) => deploymentView(await deps.registry.getDeployment(request.params.name), deps.predict.isReady(request.params.name)));
 
-  app.put<{ Params: NameParams; Body: { version: number | string; batching?: { enabled?: boolean; max_batch_size?: number; max_queue_delay_ms?: number } } }>('/v1/models/:name/deployment', {
+  app.put<{ Params: NameParams; Body: { version: number | string; batching?: { enabled?: boolean; max_batch_size?: number; max_queue_delay_ms?: number }; validation?: { policy: 'reject' | 'impute' | 'off' } } }>('/v1/models/:name/deployment', {
     config: { permission: 'deployments:write' },
     schema: { tags: ['deployments'], summary: 'Serve one version (number or alias); loads it before switching traffic', params: modelNameParam, body: deploymentBodySchema },
   }, async (request) => {
@@ -149,7 +149,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const batching = b && Object.fromEntries(Object.entries({
       enabled: b.enabled, maxBatchSize: b.max_batch_size, maxQueueDelayMs: b.max_queue_delay_ms,
     }).filter(([, v]) => v !== undefined));
-    const record = await deps.registry.deploy(request.params.name, request.body.version, request.principal, { batching });
+    const record = await deps.registry.deploy(request.params.name, request.body.version, request.principal, { batching, validation: request.body.validation });
     // Answer once this replica serves the new version, so a client that deploys then predicts sees it.
     await deps.routes.refresh(request.params.name);
     return deploymentView(record, deps.predict.isReady(request.params.name));

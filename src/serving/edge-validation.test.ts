@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parseContract } from '../contracts/index.ts';
+import { applyEdgeValidation, compileEdgeValidation } from './edge-validation.ts';
+
+const contract = parseContract(readFileSync(new URL('../contracts/fixtures/loans-demo.odcs.yaml', import.meta.url), 'utf8'));
+const good = { income: 52000, loan_amount: 18000, age: 34, credit_history_years: 6, debt_ratio: 0.42, employment_type: 'salaried' };
+
+test('reject: any violation refuses the request, naming record, field and rule', () => {
+  const edge = compileEdgeValidation(contract, 'reject');
+  assert.deepEqual(applyEdgeValidation(edge, [good, good]).imputed.filter(Boolean), []);
+  assert.throws(() => applyEdgeValidation(edge, [good, { ...good, employment_type: 'pirate', age: '34' }]), (err: { code: string; issues: { field: string; rule: string }[] }) => {
+    assert.equal(err.code, 'SERVING_INPUT_INVALID');
+    assert.deepEqual(err.issues.map((i) => `${i.field} ${i.rule}`).sort(), ['/records/1/age type', '/records/1/employment_type enum']);
+    return true;
+  });
+});
+
+test('impute: a violating field with a declared default takes it and is flagged; the caller\'s records are untouched', () => {
+  const edge = compileEdgeValidation(contract, 'impute');
+  const records = [good, { ...good, employment_type: 'pirate' }];
+  const outcome = applyEdgeValidation(edge, records);
+  assert.deepEqual(outcome.imputed, [undefined, ['employment_type']]);
+  assert.equal((outcome.records[1] as { employment_type: string }).employment_type, 'salaried');
+  assert.equal((records[1] as { employment_type: string }).employment_type, 'pirate', 'the request as received is kept for the log');
+  assert.deepEqual(outcome.violations, [{ name: 'employment_type', rule: 'enum' }]);
+});
+
+test('impute: a violating field without a default still refuses the request', () => {
+  const edge = compileEdgeValidation(contract, 'impute');
+  assert.throws(() => applyEdgeValidation(edge, [{ ...good, debt_ratio: 42 }]), (err: { issues: { field: string; rule: string }[] }) =>
+    err.issues.some((i) => i.field === '/records/0/debt_ratio' && i.rule === 'maximum'));
+});
