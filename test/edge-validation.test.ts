@@ -50,6 +50,21 @@ test('impute: the declared default answers in its place and the record is flagge
   assert.deepEqual((JSON.parse(row.outputs) as { imputed: string[] }).imputed, ['employment_type']);
 });
 
+test('fallback: the declared rule answers violating records, flagged; the others are answered by the model', async () => {
+  const missing = await t.call('PUT', '/v1/models/loans-edge/deployment', { version: 1, validation: { policy: 'fallback' } });
+  assert.equal(missing.statusCode, 400, 'the fallback policy needs its answer');
+  const deployed = await t.call('PUT', '/v1/models/loans-edge/deployment', { version: 1, validation: { policy: 'fallback', fallback: { prediction: 0, probabilities: { '0': 1, '1': 0 } } } });
+  assert.equal(deployed.statusCode, 200, deployed.body);
+  const answer = await predict([bad, good, { ...good, debt_ratio: 42 }]);
+  assert.equal(answer.statusCode, 200, answer.body);
+  const predictions = (answer.json() as { predictions: { fallback?: boolean; prediction: number; probabilities: Record<string, number> }[] }).predictions;
+  assert.deepEqual(predictions.map((p) => p.fallback ?? false), [true, false, true]);
+  assert.deepEqual(predictions[0]!.probabilities, { '0': 1, '1': 0 });
+  assert.notDeepEqual(predictions[1]!.probabilities, { '0': 1, '1': 0 }, 'the valid record is answered by the model');
+  const onlyBad = await predict([bad]);
+  assert.equal(onlyBad.statusCode, 200, 'a request of only violating records never reaches the model');
+});
+
 test('off: the contract is not applied', async () => {
   await t.call('PUT', '/v1/models/loans-edge/deployment', { version: 1, validation: { policy: 'off' } });
   const answer = await predict([bad]);

@@ -75,6 +75,7 @@ export const recordsResponseSchema = {
           probabilities: { type: 'object', additionalProperties: { type: 'number' } },
           outputs: { type: 'object', additionalProperties: true },
           imputed: { type: 'array', items: { type: 'string' }, description: 'fields replaced by the data contract\'s defaults (policy impute)' },
+          fallback: { type: 'boolean', description: 'true when the fallback rule answered instead of the model (policy fallback)' },
         },
       },
     },
@@ -204,10 +205,24 @@ export const deploymentBodySchema = {
     },
     validation: {
       type: 'object',
-      description: 'What a record that breaks the version\'s bound data contract gets: reject (4xx naming row, field and rule), impute (the contract\'s declared defaults, flagged) or off. Default: reject.',
+      description: 'What a record that breaks the version\'s bound data contract gets: reject (4xx naming row, field and rule), impute (the contract\'s declared defaults, flagged), fallback (the declared rule answers instead of the model, flagged) or off. Default: reject.',
       additionalProperties: false,
       required: ['policy'],
-      properties: { policy: { type: 'string', enum: ['reject', 'impute', 'off'] } },
+      properties: {
+        policy: { type: 'string', enum: ['reject', 'impute', 'fallback', 'off'] },
+        fallback: {
+          type: 'object',
+          description: 'The fallback rule\'s answer (policy fallback), e.g. the majority class.',
+          additionalProperties: false,
+          required: ['prediction'],
+          properties: {
+            prediction: { anyOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }] },
+            probabilities: { type: 'object', additionalProperties: { type: 'number', minimum: 0, maximum: 1 } },
+          },
+        },
+      },
+      if: { properties: { policy: { const: 'fallback' } } },
+      then: { required: ['policy', 'fallback'] },
     },
   },
 } as const;

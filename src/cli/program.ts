@@ -226,8 +226,9 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     .option('--max-batch-size <rows>', 'most rows the adaptive batcher stacks into one run')
     .option('--max-queue-delay-ms <ms>', 'how long a request may wait for company (0: adaptive, no wait)')
     .option('--no-batching', 'run every request on its own')
-    .addOption(new Option('--validation <policy>', 'what a record breaking the version\'s data contract gets').choices(['reject', 'impute', 'off']))
-    .action(async (name: string, version: string, opts: { maxBatchSize?: string; maxQueueDelayMs?: string; batching: boolean; validation?: string }) => {
+    .addOption(new Option('--validation <policy>', 'what a record breaking the version\'s data contract gets').choices(['reject', 'impute', 'fallback', 'off']))
+    .option('--fallback <json>', 'the fallback rule\'s answer, e.g. \'{"prediction":0}\' (with --validation fallback)')
+    .action(async (name: string, version: string, opts: { maxBatchSize?: string; maxQueueDelayMs?: string; batching: boolean; validation?: string; fallback?: string }) => {
       const batching: Record<string, number | boolean> = {};
       if (opts.batching === false) batching.enabled = false;
       if (opts.maxBatchSize !== undefined) batching.max_batch_size = positiveInt(opts.maxBatchSize, '--max-batch-size', 1);
@@ -235,7 +236,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
       const body = {
         version: versionRef(version),
         ...(Object.keys(batching).length ? { batching } : {}),
-        ...(opts.validation ? { validation: { policy: opts.validation } } : {}),
+        ...(opts.validation ? { validation: { policy: opts.validation, ...(opts.fallback ? { fallback: parseJsonOption(opts.fallback, '--fallback') } : {}) } } : {}),
       };
       const result = await client().request<{ revision: number; variants: { version: number }[]; ready: boolean }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, body);
       emit(result, () => `${name} now serves version ${result.variants.map((v) => v.version).join(',')} (revision ${result.revision}, ready=${result.ready})`);
@@ -341,6 +342,14 @@ function collect(value: string, previous: string[]): string[] {
 
 function splitList(text: string): string[] {
   return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function parseJsonOption(text: string, option: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`${option} must be JSON, e.g. '{"prediction":0}', got ${text}`);
+  }
 }
 
 function positiveInt(text: string, option: string, min: number): number {

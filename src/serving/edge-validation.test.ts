@@ -32,3 +32,10 @@ test('impute: a violating field without a default still refuses the request', ()
   assert.throws(() => applyEdgeValidation(edge, [{ ...good, debt_ratio: 42 }]), (err: { issues: { field: string; rule: string }[] }) =>
     err.issues.some((i) => i.field === '/records/0/debt_ratio' && i.rule === 'maximum'));
 });
+
+test('fallback: violating records are marked for the rule instead of refusing the request', () => {
+  const edge = compileEdgeValidation(contract, 'fallback', { prediction: 0 });
+  const outcome = applyEdgeValidation(edge, [good, { ...good, debt_ratio: 42 }, good]);
+  assert.deepEqual(outcome.fallback, [false, true, false]);
+  assert.deepEqual(outcome.violations, [{ name: 'debt_ratio', rule: 'maximum' }]);
+});

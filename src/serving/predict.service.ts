@@ -19,6 +19,8 @@ export interface RecordAnswer extends RecordPrediction {
   version: number;
   /** Fields replaced by the contract's declared defaults (policy `impute`); absent when none were. */
   imputed?: string[];
+  /** True when the deployment's fallback rule answered instead of the model (policy `fallback`). */
+  fallback?: true;
 }
 
 /** The records API's answer. */
@@ -68,22 +70,31 @@ export class PredictService {
       const received = this.recordsOf(body);
       let records = received;
       let imputed: (string[] | undefined)[] | undefined;
+      let fallback: boolean[] | undefined;
       if (variant.edge) {
         const outcome = applyEdgeValidationCounted(variant.edge, received, (name, rule) =>
           this.deps.metrics.contractViolations.inc({ model, version: String(version), field: name, rule }));
         records = outcome.records;
         imputed = outcome.imputed;
+        if (outcome.fallback.includes(true)) fallback = outcome.fallback;
       }
-      const feeds = recordsToFeeds(loaded.version.signature, records);
-      const started = performance.now();
-      const outputs = await loaded.use((m) => m.run(feeds));
-      const latencyMs = performance.now() - started;
-      const predictions = outputsToPredictions(loaded.version.signature, outputs, records.length);
+      // Records the fallback rule answers never reach the model.
+      const modelRecords = fallback ? records.filter((_, i) => !fallback[i]) : records;
+      let latencyMs = 0;
+      let modelPredictions: RecordPrediction[] = [];
+      if (modelRecords.length > 0) {
+        const feeds = recordsToFeeds(loaded.version.signature, modelRecords);
+        const started = performance.now();
+        const outputs = await loaded.use((m) => m.run(feeds));
+        latencyMs = performance.now() - started;
+        modelPredictions = outputsToPredictions(loaded.version.signature, outputs, modelRecords.length);
+      }
+      const predictions = fallback ? mergeFallback(fallback, modelPredictions, variant.edge!.fallback!) : modelPredictions;
       const answers: RecordAnswer[] = predictions.map((p, i) => {
         const fields = imputed?.[i];
         return fields ? { id: newTimeOrderedId(), version, ...p, imputed: fields } : { id: newTimeOrderedId(), version, ...p };
       });
-      this.observe(model, loaded, variant.name, 'records', records.length, latencyMs);
+      if (modelRecords.length > 0) this.observe(model, loaded, variant.name, 'records', modelRecords.length, latencyMs);
       this.deps.logger.enqueue({
         model, version, variant: variant.name, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs,
         ids: answers.map((a) => a.id),
@@ -245,3 +256,14 @@ function applyEdgeValidationCounted(edge: EdgeValidation, records: unknown[], co
     throw err;
   }
 }
+
+/** Interleaves the model's answers with the fallback rule's, in the request's record order; fallback ones are flagged. */
+function mergeFallback(fallback: boolean[], fromModel: RecordPrediction[], rule: { prediction: number | string | boolean; probabilities?: Record<string, number> }): RecordAnswerBody[] {
+  let next = 0;
+  return fallback.map((useRule) => (useRule
+    ? { prediction: rule.prediction as RecordPrediction['prediction'], ...(rule.probabilities ? { probabilities: rule.probabilities } : {}), fallback: true as const }
+    : fromModel[next++]!));
+}
+
+/** A record's answer before it gets its id and version. */
+type RecordAnswerBody = RecordPrediction & { fallback?: true };

@@ -110,7 +110,7 @@ export class RouteTable {
           // The contract's validator is compiled before the version is pinned, so a failure leaves no pin behind.
           const policy = deployment.spec.validation?.policy ?? 'reject';
           const edge = version.contract && policy !== 'off' && this.deps.contracts
-            ? compileEdgeValidation((await this.deps.contracts.get(version.contract.name, version.contract.version)).contract, policy)
+            ? compileEdgeValidation((await this.deps.contracts.get(version.contract.name, version.contract.version)).contract, policy, deployment.spec.validation?.fallback)
             : undefined;
           const loaded = await this.deps.pool.pin(version);
           this.deps.pool.configureBatching(loaded, deployment.spec.batching);

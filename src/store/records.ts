@@ -72,7 +72,11 @@ export interface DeploymentSpec {
   variants: VariantSpec[];
   batching?: BatchingOverrides;
   /** What a record that breaks the version's bound contract gets (default `reject` when a contract is bound). */
-  validation?: { policy: 'reject' | 'impute' | 'off' };
+  validation?: {
+    policy: 'reject' | 'impute' | 'fallback' | 'off';
+    /** The rule's answer for records that break the contract (policy `fallback`). */
+    fallback?: { prediction: number | string | boolean; probabilities?: Record<string, number> };
+  };
 }
 
 /** A deployment as stored, with its optimistic-concurrency revision. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Task } from '../../runtime/types.ts';
 import { TarmacError } from '../../shared/errors.ts';
+import type { DeploymentSpec } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { sendProblem, toTarmacError } from '../problem.ts';
 import { aliasView, deploymentView, modelView, versionView } from '../views.ts';
@@ -141,7 +142,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     schema: { tags: ['deployments'], summary: 'What serves the model', params: modelNameParam },
   }, async (request) => deploymentView(await deps.registry.getDeployment(request.params.name), deps.predict.isReady(request.params.name)));
 
-  app.put<{ Params: NameParams; Body: { version: number | string; batching?: { enabled?: boolean; max_batch_size?: number; max_queue_delay_ms?: number }; validation?: { policy: 'reject' | 'impute' | 'off' } } }>('/v1/models/:name/deployment', {
+  app.put<{ Params: NameParams; Body: { version: number | string; batching?: { enabled?: boolean; max_batch_size?: number; max_queue_delay_ms?: number }; validation?: DeploymentSpec['validation'] } }>('/v1/models/:name/deployment', {
     config: { permission: 'deployments:write' },
     schema: { tags: ['deployments'], summary: 'Serve one version (number or alias); loads it before switching traffic', params: modelNameParam, body: deploymentBodySchema },
   }, async (request) => {
