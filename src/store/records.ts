@@ -228,3 +228,180 @@ export interface BlobStore {
   get(sha256: string): Promise<Uint8Array>;
   has(sha256: string): Promise<boolean>;
 }
+
+/** A named dataset governed by one pinned contract version, with its ingestion pipeline settings. */
+export interface DatasetRecord {
+  id: number;
+  name: string;
+  description: string;
+  /** The contract version every accepted row satisfies. */
+  contract: ContractBinding;
+  /** Fields whose values identify a row for de-duplication; empty means the whole record's content. */
+  keyFields: string[];
+  /** The event-time field (epoch ms, ISO 8601 date-time or date), if the dataset has one. */
+  eventTimeField: string | null;
+  /** Tumbling window size for event-time accounting, in seconds. */
+  windowSeconds: number;
+  /** How long after a window ends (by the watermark) it still accepts rows, in seconds. */
+  allowedLatenessSeconds: number;
+  /** The pipeline's declared transformations (JSON as submitted; compiled by the pipelines module). */
+  transforms: unknown[];
+  /** A NATS JetStream subject this dataset consumes, if any. */
+  natsSubject: string | null;
+  /** The highest event time accepted so far (epoch ms), or null before any. */
+  watermark: number | null;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Input for a new dataset; the repository assigns the id. */
+export type NewDataset = Omit<DatasetRecord, 'id' | 'watermark' | 'updatedAt'>;
+
+/** Row counts of one ingestion batch. */
+export interface BatchCounts {
+  /** Rows read from the source (including bad and duplicate ones). */
+  read: number;
+  /** Rows stored for the first time. */
+  accepted: number;
+  /** Rows refused by parsing, transformation or the contract, or arriving after their window closed. */
+  quarantined: number;
+  /** Rows whose key was already stored (earlier batch, earlier in this batch, or a retried message). */
+  duplicates: number;
+  /** Accepted rows whose event time was behind the watermark but inside the allowed lateness. */
+  late: number;
+  /** Rows whose window had already closed (quarantined with rule `lateness`; part of `quarantined`). */
+  tooLate: number;
+}
+
+/** One ingestion batch: a file, an HTTP request's records, or a slice of a stream. */
+export interface BatchRecord {
+  /** Time-ordered id (UUIDv7). */
+  id: string;
+  datasetId: number;
+  datasetName: string;
+  /** Where the rows came from: `file:NAME`, `http`, `nats:SUBJECT`, `resubmit`. */
+  source: string;
+  /** sha256 of the source bytes (hex); for a file known up front, it identifies the batch for resumption. */
+  contentSha256: string | null;
+  contractVersion: number;
+  status: 'running' | 'completed' | 'failed';
+  counts: BatchCounts;
+  /** Why a failed batch could not be processed. */
+  error: string | null;
+  createdBy: string;
+  startedAt: number;
+  /** Last checkpoint (chunk commit) time. */
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+/** Input for a new batch. */
+export type NewBatch = Pick<BatchRecord, 'id' | 'datasetId' | 'source' | 'contentSha256' | 'contractVersion' | 'createdBy' | 'startedAt'>;
+
+/** A row as stored in a dataset: after transformation, valid under the contract. */
+export interface StoredRow {
+  /** The de-duplication key (canonical text of the key fields, or a content hash). */
+  key: string;
+  eventTime: number | null;
+  data: Record<string, unknown>;
+}
+
+/** A stored row read back, in arrival order. */
+export interface DatasetRowRecord extends StoredRow {
+  seq: number;
+  batchId: string;
+}
+
+/** One reason a row was refused. */
+export interface RowReason {
+  field: string;
+  rule: string;
+  message: string;
+}
+
+/** A refused row to keep, with every reason. */
+export interface QuarantinedRow {
+  /** Identifies the source the row came from (file or body sha256, or a stream message id): with `rowNumber`, it makes quarantining idempotent. */
+  sourceRef: string;
+  /** 1-based row number within the source (a CSV's header is not a row). */
+  rowNumber: number;
+  /** The row as read (object, or the raw text when it could not be parsed). */
+  raw: unknown;
+  reasons: RowReason[];
+}
+
+/** A quarantined row as stored. */
+export interface QuarantineRecord extends QuarantinedRow {
+  id: number;
+  datasetId: number;
+  batchId: string;
+  status: 'open' | 'resubmitted' | 'discarded';
+  createdAt: number;
+  resolvedBy: string | null;
+  resolvedAt: number | null;
+  /** The batch that stored the corrected row (status `resubmitted`). */
+  resolvedBatchId: string | null;
+}
+
+/** Per-window event-time counts of a dataset. */
+export interface WindowCountsRecord {
+  /** Window start, epoch ms. */
+  windowStart: number;
+  rows: number;
+  late: number;
+  tooLate: number;
+}
+
+/** One chunk of a batch, committed atomically with the batch's checkpoint. */
+export interface ChunkCommit {
+  batchId: string;
+  datasetId: number;
+  /** New rows to store; a row whose key is already stored is skipped and counted as a duplicate. */
+  rows: StoredRow[];
+  quarantine: QuarantinedRow[];
+  /** Count increments for this chunk, except `accepted` and `duplicates` (the store derives those from `rows`, adding `duplicates`). */
+  counts: Omit<BatchCounts, 'accepted'>;
+  /** The dataset's watermark after this chunk (unchanged when null). */
+  watermark: number | null;
+  /** Window count increments. */
+  windows: WindowCountsRecord[];
+  at: number;
+}
+
+/** Datasets, their batches, stored rows, quarantine and window counts. */
+export interface DatasetStore {
+  /** Throws STORE_CONFLICT (details.dataset) when the name exists. */
+  create(input: NewDataset): Promise<DatasetRecord>;
+  get(name: string): Promise<DatasetRecord | undefined>;
+  getById(id: number): Promise<DatasetRecord | undefined>;
+  list(): Promise<DatasetRecord[]>;
+  /** Re-pins the contract version (after a compatible contract change). */
+  updateContract(datasetId: number, contract: ContractBinding, at: number): Promise<void>;
+  startBatch(input: NewBatch): Promise<BatchRecord>;
+  /** The most recent `running` batch of this dataset with this content hash (a crashed ingestion to resume). */
+  findRunningBatch(datasetId: number, contentSha256: string): Promise<BatchRecord | undefined>;
+  getBatch(id: string): Promise<BatchRecord | undefined>;
+  /** Newest first. */
+  listBatches(datasetId: number, limit: number): Promise<BatchRecord[]>;
+  /** The subset of `keys` already stored in the dataset. */
+  existingKeys(datasetId: number, keys: string[]): Promise<Set<string>>;
+  /**
+   * In one transaction: inserts the rows whose key is new (insert-or-ignore, so a concurrent writer never stores a
+   * key twice), inserts quarantined rows not already held for (sourceRef, rowNumber), adds the counts (accepted =
+   * rows inserted; rows skipped add to duplicates) to the batch, moves the watermark and adds window counts.
+   * Returns what was inserted.
+   */
+  commitChunk(chunk: ChunkCommit): Promise<{ inserted: number; duplicates: number; quarantined: number }>;
+  /** Marks the batch completed or failed; returns it. */
+  finishBatch(id: string, status: 'completed' | 'failed', at: number, error?: string, contentSha256?: string): Promise<BatchRecord>;
+  listQuarantine(datasetId: number, options: { status?: QuarantineRecord['status']; limit: number; afterId?: number }): Promise<QuarantineRecord[]>;
+  getQuarantine(datasetId: number, id: number): Promise<QuarantineRecord | undefined>;
+  /** Marks an open quarantined row resolved; false when it was not open. */
+  resolveQuarantine(id: number, status: 'resubmitted' | 'discarded', by: string, at: number, batchId: string | null): Promise<boolean>;
+  countQuarantine(datasetId: number, status?: QuarantineRecord['status']): Promise<number>;
+  countRows(datasetId: number): Promise<number>;
+  /** Stored rows in arrival order after `afterSeq`. */
+  readRows(datasetId: number, afterSeq: number, limit: number): Promise<DatasetRowRecord[]>;
+  windows(datasetId: number, limit: number): Promise<WindowCountsRecord[]>;
+}
