@@ -1,16 +1,17 @@
 import type { StoreConnection } from './dialect.ts';
 import { KyselyAuditStore } from './audit-store.ts';
 import { KyselyContractStore } from './contract-store.ts';
+import { KyselyDatasetStore } from './dataset-store.ts';
 import { KyselyKeyStore } from './key-store.ts';
 import { KyselyModelStore } from './model-store.ts';
 import { KyselyPredictionStore } from './prediction-store.ts';
-import type { AuditStore, ContractStore, KeyStore, ModelStore, PredictionStore } from './records.ts';
+import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore } from './records.ts';
 
 export { openDatabase } from './database.ts';
 export type { OpenDatabaseOptions, StoreDatabase } from './database.ts';
 export type { Dialect, StoreConnection } from './dialect.ts';
 export { migrateToLatest } from './migrations.ts';
-export { KyselyAuditStore, KyselyContractStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
+export { KyselyAuditStore, KyselyContractStore, KyselyDatasetStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
 export { FileBlobStore } from './blob-store.ts';
 export { AUDIT_GENESIS_HASH, auditHash, canonicalJson, verifyAuditChain } from './audit-hash.ts';
 export type { AuditChainCheck, AuditHashedFields } from './audit-hash.ts';
@@ -24,6 +25,7 @@ export interface Stores {
   predictions: PredictionStore;
   audit: AuditStore;
   contracts: ContractStore;
+  datasets: DatasetStore;
 }
 
 /** Builds every Kysely repository over an open database (a `StoreDatabase` from `openDatabase`). */
@@ -34,5 +36,6 @@ export function createStores(conn: StoreConnection): Stores {
     predictions: new KyselyPredictionStore(conn),
     audit: new KyselyAuditStore(conn),
     contracts: new KyselyContractStore(conn),
+    datasets: new KyselyDatasetStore(conn),
   };
 }

@@ -161,6 +161,100 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('model_versions').addColumn('contract_version', 'integer').execute();
       },
     },
+    '0003_datasets': {
+      async up(db: AnyDb): Promise<void> {
+        await addIdentity(db.schema.createTable('datasets'), 'id', dialect)
+          .addColumn('name', 'text', notNull)
+          .addColumn('description', 'text', notNull)
+          .addColumn('contract_name', 'text', notNull)
+          .addColumn('contract_version', 'integer', notNull)
+          .addColumn('key_fields', 'text', notNull)
+          .addColumn('event_time_field', 'text')
+          .addColumn('window_seconds', 'bigint', notNull)
+          .addColumn('allowed_lateness_seconds', 'bigint', notNull)
+          .addColumn('transforms', 'text', notNull)
+          .addColumn('nats_subject', 'text')
+          .addColumn('watermark', 'bigint')
+          .addColumn('created_by', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .addUniqueConstraint('datasets_name_key', ['name'])
+          .execute();
+
+        await db.schema
+          .createTable('dataset_batches')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('dataset_id', 'bigint', notNull)
+          .addColumn('source', 'text', notNull)
+          .addColumn('content_sha256', 'text')
+          .addColumn('contract_version', 'integer', notNull)
+          .addColumn('status', 'text', notNull)
+          .addColumn('rows_read', 'bigint', notNull)
+          .addColumn('rows_accepted', 'bigint', notNull)
+          .addColumn('rows_quarantined', 'bigint', notNull)
+          .addColumn('rows_duplicate', 'bigint', notNull)
+          .addColumn('rows_late', 'bigint', notNull)
+          .addColumn('rows_too_late', 'bigint', notNull)
+          .addColumn('error', 'text')
+          .addColumn('created_by', 'text', notNull)
+          .addColumn('started_at', 'bigint', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .addColumn('finished_at', 'bigint')
+          .addForeignKeyConstraint('dataset_batches_dataset_fk', ['dataset_id'], 'datasets', ['id'])
+          .execute();
+        await db.schema
+          .createIndex('dataset_batches_resume_idx')
+          .on('dataset_batches')
+          .columns(['dataset_id', 'content_sha256', 'status'])
+          .execute();
+        await db.schema.createIndex('dataset_batches_started_idx').on('dataset_batches').columns(['dataset_id', 'started_at']).execute();
+
+        // No foreign keys here: commitChunk checks the batch (and through it the dataset) once per chunk, and a
+        // per-row check would tax the one table that receives millions of rows.
+        await addIdentity(db.schema.createTable('dataset_rows'), 'seq', dialect)
+          .addColumn('dataset_id', 'bigint', notNull)
+          .addColumn('record_key', 'text', notNull)
+          .addColumn('batch_id', 'text', notNull)
+          .addColumn('event_time', 'bigint')
+          .addColumn('data', 'text', notNull)
+          .addUniqueConstraint('dataset_rows_key', ['dataset_id', 'record_key'])
+          .execute();
+        // Arrival-order paging (readRows) would otherwise sort a whole dataset per page.
+        await db.schema.createIndex('dataset_rows_seq_idx').on('dataset_rows').columns(['dataset_id', 'seq']).execute();
+
+        await addIdentity(db.schema.createTable('quarantine'), 'id', dialect)
+          .addColumn('dataset_id', 'bigint', notNull)
+          .addColumn('batch_id', 'text', notNull)
+          .addColumn('source_ref', 'text', notNull)
+          .addColumn('row_number', 'bigint', notNull)
+          .addColumn('raw', 'text', notNull)
+          .addColumn('reasons', 'text', notNull)
+          .addColumn('status', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addColumn('resolved_by', 'text')
+          .addColumn('resolved_at', 'bigint')
+          .addColumn('resolved_batch_id', 'text')
+          .addUniqueConstraint('quarantine_source_row_key', ['dataset_id', 'source_ref', 'row_number'])
+          .addForeignKeyConstraint('quarantine_dataset_fk', ['dataset_id'], 'datasets', ['id'])
+          .addForeignKeyConstraint('quarantine_batch_fk', ['batch_id'], 'dataset_batches', ['id'])
+          .execute();
+        await db.schema.createIndex('quarantine_status_idx').on('quarantine').columns(['dataset_id', 'status', 'id']).execute();
+
+        await db.schema
+          .createTable('dataset_windows')
+          .addColumn('dataset_id', 'bigint', notNull)
+          .addColumn('window_start', 'bigint', notNull)
+          .addColumn('rows', 'bigint', notNull)
+          .addColumn('late', 'bigint', notNull)
+          .addColumn('too_late', 'bigint', notNull)
+          .addPrimaryKeyConstraint('dataset_windows_pk', ['dataset_id', 'window_start'])
+          .addForeignKeyConstraint('dataset_windows_dataset_fk', ['dataset_id'], 'datasets', ['id'])
+          .execute();
+
+        // Reference statistics of a version (JSON), filled in by the monitoring module.
+        await db.schema.alterTable('model_versions').addColumn('reference', 'text').execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

@@ -14,6 +14,11 @@ export interface Database {
   feedback: FeedbackTable;
   audit_events: AuditEventsTable;
   contracts: ContractsTable;
+  datasets: DatasetsTable;
+  dataset_batches: DatasetBatchesTable;
+  dataset_rows: DatasetRowsTable;
+  quarantine: QuarantineTable;
+  dataset_windows: DatasetWindowsTable;
 }
 
 export interface ModelsTable {
@@ -47,6 +52,8 @@ export interface ModelVersionsTable {
   /** The data contract the version is bound to (both null when unbound). */
   contract_name: string | null;
   contract_version: number | null;
+  /** JSON reference statistics of the version (null until computed). */
+  reference: string | null;
 }
 
 export interface AliasesTable {
@@ -127,4 +134,85 @@ export interface ContractsTable {
   compatibility: string;
   created_by: string;
   created_at: number;
+}
+
+export interface DatasetsTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  contract_name: string;
+  contract_version: number;
+  /** JSON array of field names. */
+  key_fields: string;
+  event_time_field: string | null;
+  window_seconds: number;
+  allowed_lateness_seconds: number;
+  /** JSON array of transformation declarations. */
+  transforms: string;
+  nats_subject: string | null;
+  /** Highest accepted event time, epoch ms. */
+  watermark: number | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DatasetBatchesTable {
+  /** UUIDv7. */
+  id: string;
+  dataset_id: number;
+  source: string;
+  content_sha256: string | null;
+  contract_version: number;
+  /** running | completed | failed */
+  status: string;
+  rows_read: number;
+  rows_accepted: number;
+  rows_quarantined: number;
+  rows_duplicate: number;
+  rows_late: number;
+  rows_too_late: number;
+  error: string | null;
+  created_by: string;
+  started_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+export interface DatasetRowsTable {
+  /** Arrival order. */
+  seq: Generated<number>;
+  dataset_id: number;
+  record_key: string;
+  batch_id: string;
+  event_time: number | null;
+  /** JSON record. */
+  data: string;
+}
+
+export interface QuarantineTable {
+  id: Generated<number>;
+  dataset_id: number;
+  batch_id: string;
+  source_ref: string;
+  row_number: number;
+  /** JSON row as read (or its raw text). */
+  raw: string;
+  /** JSON array of RowReason. */
+  reasons: string;
+  /** open | resubmitted | discarded */
+  status: string;
+  created_at: number;
+  resolved_by: string | null;
+  resolved_at: number | null;
+  resolved_batch_id: string | null;
+}
+
+export interface DatasetWindowsTable {
+  dataset_id: number;
+  /** Epoch ms. */
+  window_start: number;
+  rows: number;
+  late: number;
+  too_late: number;
 }
