@@ -2,19 +2,29 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  compileValidator, inferContract, parseContract, readCsvRows, readJsonLinesRows, type Contract, type Row,
+  compileValidator, inferContract, parseContract, readCsvRows, readJsonLinesRows, readParquetRows, type Contract, type Row,
 } from '../contracts/index.ts';
 import { isTarmacError } from '../shared/errors.ts';
 import { UsageError } from './output.ts';
 
-/** The rows of a local CSV (`.csv`) or JSON Lines (`.jsonl`, `.ndjson`) file, streamed. */
+/** A file that is not what its extension claims is the caller's mistake (exit 2), not an unexpected failure. */
+async function* unreadableAsUsage(rows: AsyncGenerator<Row>): AsyncGenerator<Row> {
+  try {
+    yield* rows;
+  } catch (err) {
+    if (isTarmacError(err) && err.code === 'INGEST_UNREADABLE') throw new UsageError(`cannot read ${err.message}`);
+    throw err;
+  }
+}
+
+/** The rows of a local CSV (`.csv`), JSON Lines (`.jsonl`, `.ndjson`) or Parquet (`.parquet`) file, streamed. */
 export function rowsOfFile(file: string): AsyncGenerator<Row> {
   if (!existsSync(file)) throw new UsageError(`cannot read ${file}: no such file`);
   const ext = path.extname(file).toLowerCase();
   if (ext === '.csv') return readCsvRows(file);
   if (ext === '.jsonl' || ext === '.ndjson') return readJsonLinesRows(file);
-  if (ext === '.parquet') throw new UsageError('Parquet files are not supported yet: convert to CSV or JSON Lines');
-  throw new UsageError(`${file}: unknown file type "${ext}" (use .csv, .jsonl or .ndjson)`);
+  if (ext === '.parquet') return unreadableAsUsage(readParquetRows(file));
+  throw new UsageError(`${file}: unknown file type "${ext}" (use .csv, .jsonl, .ndjson or .parquet)`);
 }
 
 /** Parses a contract's YAML, turning CONTRACT_INVALID into a usage error that lists the problems. */

@@ -15,3 +15,7 @@ export { inferContract } from './infer.ts';
 export type { ColumnStats, InferOptions, InferResult, InferStats } from './infer.ts';
 export { readCsvRows, readJsonLinesRows, splitCsvRecord, typeCsvValue } from './readers.ts';
 export type { Row } from './readers.ts';
+export { readParquetRows, readParquetSchema } from './parquet.ts';
+export type { ParquetColumn, ParquetFileSchema } from './parquet.ts';
+export { writeParquetFile } from './parquet-writer.ts';
+export type { ParquetWriteColumn, ParquetWriteFileOptions } from './parquet-writer.ts';

@@ -21,7 +21,7 @@ export function parseDate(s: string): number {
   const mo = Number(m[2]);
   const d = Number(m[3]);
   if (!validYmd(y, mo, d)) return NaN;
-  return Date.UTC(y, mo - 1, d);
+  return utc(y, mo - 1, d, 0, 0, 0);
 }
 
 /**
@@ -49,7 +49,7 @@ export function parseTimestamp(s: string, requireTimezone: boolean): number {
     offsetMin = (tz[0] === '-' ? -1 : 1) * (oh * 60 + om);
   }
   const frac = m[7] === undefined ? 0 : Number(m[7]) * 1000;
-  return Date.UTC(y, mo - 1, d, h, mi, sec) + frac - offsetMin * 60_000;
+  return utc(y, mo - 1, d, h, mi, sec) + frac - offsetMin * 60_000;
 }
 
 /** `HH:mm:ss[.fff]` wall-clock time → seconds since midnight, else NaN. */
@@ -72,4 +72,13 @@ export function parseTemporalBound(logicalType: 'date' | 'timestamp' | 'time', s
   if (logicalType === 'time') return parseTime(s);
   const t = parseTimestamp(s, false);
   return Number.isNaN(t) ? parseDate(s) : t;
+}
+
+/** Date.UTC without its two-digit-year rule (which reads years 0–99 as 1900–1999). */
+function utc(y: number, mo: number, d: number, h: number, mi: number, sec: number): number {
+  const t = Date.UTC(y, mo, d, h, mi, sec);
+  if (y >= 100) return t;
+  const date = new Date(t);
+  date.setUTCFullYear(y);
+  return date.getTime();
 }
