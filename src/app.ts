@@ -1,10 +1,12 @@
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './api/index.ts';
 import { InProcessEventBus, type EventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
+import { DatasetService, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
 import { AuditLog, KeyService } from './security/index.ts';
@@ -31,6 +33,8 @@ export interface Tarmac {
   /** The event bus every service announces changes on. */
   bus: EventBus;
   routes: RouteTable;
+  datasets: DatasetService;
+  ingest: IngestService;
   predictionLogger: PredictionLogger;
   database: StoreDatabase;
   metrics: Registry;
@@ -104,20 +108,40 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   });
   const feedback = new FeedbackService({ store: stores.predictions, logger: predictionLogger, metrics: servingMetrics, bus, clock });
 
+  const maskSecret = config.piiHashKey ?? await piiHashKey(config.dataDir);
+  const datasets = new DatasetService({ datasets: stores.datasets, contracts, audit, bus, clock, maskSecret });
+  const ingest = new IngestService({
+    datasets: stores.datasets, contracts, audit, bus, clock, log: log.child({ component: 'ingest' }),
+    maskSecret, chunkRows: config.ingestChunkRows,
+  });
+  let nats: NatsDatasetConsumer | undefined;
+  if (config.natsUrl !== undefined) {
+    const consumer = new NatsDatasetConsumer({ url: config.natsUrl, streamName: config.natsStream, ingester: ingest, log });
+    nats = consumer;
+    await consumer.start(await stores.datasets.list());
+    bus.subscribe('dataset.created', async ({ name, natsSubject }) => {
+      if (natsSubject !== null) await consumer.addDataset({ name, natsSubject });
+    });
+  }
+
   bus.subscribe('deployment.changed', ({ model }) => routes.refresh(model));
   await routes.start();
   servingMetrics.loadedVersions.set(pool.size);
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
   const api = await buildApp({
-    registry, contracts, predict, feedback, routes, keys, audit, metrics, log,
-    limits: { bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes },
+    registry, contracts, predict, feedback, datasets, ingest, routes, keys, audit, metrics, log,
+    limits: {
+      bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
+      maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,
+    },
+    spoolDir: path.join(config.dataDir, 'spool'),
     version: TARMAC_VERSION,
   });
 
   let closed = false;
   return {
-    config, log, api, registry, contracts, keys, audit, bus, routes, predictionLogger, database, metrics,
+    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, predictionLogger, database, metrics,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
     },
@@ -125,6 +149,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       if (closed) return;
       closed = true;
       await api.close();
+      await nats?.close();
       await predictionLogger.close();
       await bus.close();
       // Sessions first (each after its last request), then the threads that hold them, then the routes' bookkeeping.
@@ -134,4 +159,26 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       await database.close();
     },
   };
+}
+
+/**
+ * The key that `mask` transformations hash PII with: kept in `dataDir/pii-hash.key` (mode 0600), made on first start,
+ * so hashed values stay joinable across restarts but cannot be reversed by hashing guesses without the key.
+ */
+async function piiHashKey(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'pii-hash.key');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = randomBytes(32).toString('base64url');
+  try {
+    await writeFile(file, key + '\n', { mode: 0o600, flag: 'wx' });
+    return key;
+  } catch (err) {
+    // Another process made it first: use theirs.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return (await readFile(file, 'utf8')).trim();
+    throw err;
+  }
 }

@@ -27,6 +27,18 @@ export interface Config {
   batching: { enabled: boolean; maxBatchSize: number; maxQueueDelayMs: number };
   /** Versions kept loaded beyond the deployed ones (loaded on demand by version-pinned requests). */
   extraLoadedVersions: number;
+  /** Largest file upload to a dataset, in bytes. */
+  maxUploadBytes: number;
+  /** Most records in one `POST /v1/datasets/{name}/records` request. */
+  maxIngestRecords: number;
+  /** Rows per committed ingestion chunk (the unit of atomicity and checkpointing). */
+  ingestChunkRows: number;
+  /** NATS server for streaming ingestion (`nats://host:4222`); unset: datasets' subjects are not consumed. */
+  natsUrl: string | undefined;
+  /** The JetStream stream Tarmac creates (or extends) for datasets' subjects that no stream captures yet. */
+  natsStream: string;
+  /** Key for hashing PII in `mask` transformations; unset: a random key kept in `dataDir/pii-hash.key`. */
+  piiHashKey: string | undefined;
 }
 
 /** Values that command-line flags may override. */
@@ -97,6 +109,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       maxQueueDelayMs: intVar(env, 'TARMAC_BATCH_MAX_DELAY_MS', 0, 0, 10_000),
     },
     extraLoadedVersions: intVar(env, 'TARMAC_EXTRA_LOADED_VERSIONS', 8, 0, 1000),
+    maxUploadBytes: intVar(env, 'TARMAC_MAX_UPLOAD_MB', 10_240, 1, 1_048_576) * 1024 * 1024,
+    maxIngestRecords: intVar(env, 'TARMAC_MAX_INGEST_RECORDS', 10_000, 1, 1_000_000),
+    ingestChunkRows: intVar(env, 'TARMAC_INGEST_CHUNK_ROWS', 5_000, 1, 100_000),
+    natsUrl: natsUrlVar(env),
+    natsStream: natsStreamVar(env),
+    piiHashKey: env.TARMAC_PII_HASH_KEY || undefined,
   };
   return Object.freeze(config);
+}
+
+function natsUrlVar(env: NodeJS.ProcessEnv): string | undefined {
+  const url = env.TARMAC_NATS_URL || undefined;
+  if (url !== undefined && !/^(nats|tls|wss?):\/\/[^\s]+$/.test(url)) {
+    throw new TarmacError('CONFIG_INVALID', 'TARMAC_NATS_URL must look like nats://host:4222', { details: { variable: 'TARMAC_NATS_URL' } });
+  }
+  return url;
+}
+
+function natsStreamVar(env: NodeJS.ProcessEnv): string {
+  const name = env.TARMAC_NATS_STREAM || 'TARMAC_INGEST';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+    throw new TarmacError('CONFIG_INVALID', 'TARMAC_NATS_STREAM must be 1–64 letters, digits, "_" or "-"', { details: { variable: 'TARMAC_NATS_STREAM' } });
+  }
+  return name;
 }

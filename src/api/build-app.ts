@@ -9,6 +9,7 @@ import { sendProblem, toTarmacError } from './problem.ts';
 import { problemSchema } from './schemas.ts';
 import { adminRoutes } from './routes/admin.routes.ts';
 import { contractsRoutes } from './routes/contracts.routes.ts';
+import { datasetsRoutes } from './routes/datasets.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { recordsRoutes } from './routes/records.routes.ts';
 import { registryRoutes } from './routes/registry.routes.ts';
@@ -69,6 +70,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   recordsRoutes(app, deps);
   registryRoutes(app, deps);
   contractsRoutes(app, deps);
+  datasetsRoutes(app, deps);
   adminRoutes(app, deps);
 
   app.get('/openapi.json', { config: { permission: 'models:read' }, schema: { hide: true } }, async () => app.swagger());

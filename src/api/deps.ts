@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { DatasetService, IngestService } from '../pipelines/index.ts';
 import type { ContractService, RegistryService } from '../registry/index.ts';
 import type { AuditLog, KeyService } from '../security/index.ts';
 import type { FeedbackService, PredictService, RouteTable } from '../serving/index.ts';
@@ -10,11 +11,15 @@ export interface ApiDeps {
   contracts: ContractService;
   predict: PredictService;
   feedback: FeedbackService;
+  datasets: DatasetService;
+  ingest: IngestService;
   routes: RouteTable;
   keys: KeyService;
   audit: AuditLog;
   metrics: Registry;
   log: Logger;
-  limits: { bodyLimitBytes: number; maxArtifactBytes: number; maxContractBytes?: number };
+  limits: { bodyLimitBytes: number; maxArtifactBytes: number; maxContractBytes?: number; maxUploadBytes: number; maxIngestRecords: number };
+  /** A directory for spooled uploads (Parquet needs random access). */
+  spoolDir: string;
   version: string;
 }

@@ -7,6 +7,11 @@ export interface EventMap {
   'key.revoked': { id: string; by: string };
   'feedback.received': { model: string; count: number };
   'contract.registered': { name: string; version: number; sha256: string; by: string };
+  'dataset.created': { name: string; natsSubject: string | null; by: string };
+  'batch.completed': {
+    dataset: string; batchId: string; status: 'completed' | 'failed';
+    counts: { read: number; accepted: number; quarantined: number; duplicates: number; late: number; tooLate: number };
+  };
 }
 
 /** An event name. */

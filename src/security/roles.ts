@@ -7,7 +7,9 @@ export type Permission =
   | 'feedback:write'
   | 'keys:manage'
   | 'audit:read'
-  | 'metrics:read';
+  | 'metrics:read'
+  | 'datasets:read'
+  | 'datasets:write';
 
 /** The built-in roles. */
 export const ROLES = ['admin', 'deployer', 'viewer', 'predictor'] as const;
@@ -16,9 +18,9 @@ export const ROLES = ['admin', 'deployer', 'viewer', 'predictor'] as const;
 export type Role = (typeof ROLES)[number];
 
 const GRANTS: Record<Role, readonly Permission[]> = {
-  admin: ['models:read', 'models:write', 'deployments:write', 'predict', 'feedback:write', 'keys:manage', 'audit:read', 'metrics:read'],
-  deployer: ['models:read', 'models:write', 'deployments:write', 'predict', 'feedback:write', 'metrics:read'],
-  viewer: ['models:read', 'metrics:read'],
+  admin: ['models:read', 'models:write', 'deployments:write', 'predict', 'feedback:write', 'keys:manage', 'audit:read', 'metrics:read', 'datasets:read', 'datasets:write'],
+  deployer: ['models:read', 'models:write', 'deployments:write', 'predict', 'feedback:write', 'metrics:read', 'datasets:read', 'datasets:write'],
+  viewer: ['models:read', 'metrics:read', 'datasets:read'],
   // Inference clients read model metadata (V2 GET /v2/models/{m}) to build their requests.
   predictor: ['models:read', 'predict', 'feedback:write'],
 };
