@@ -80,7 +80,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const keys = new KeyService({ keys: stores.keys, audit, bus, clock });
   await keys.refresh();
   const contracts = new ContractService({ contracts: stores.contracts, audit, bus, clock });
-  const registry = new RegistryService({ models: stores.models, blobs, engine, contracts, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes });
+  const registry = new RegistryService({ models: stores.models, blobs, engine, contracts, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes, datasets: stores.datasets });
 
   const pool = new ModelPool({
     engine,

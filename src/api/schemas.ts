@@ -74,8 +74,16 @@ export const recordsResponseSchema = {
           prediction: {},
           probabilities: { type: 'object', additionalProperties: { type: 'number' } },
           outputs: { type: 'object', additionalProperties: true },
-          imputed: { type: 'array', items: { type: 'string' }, description: 'fields replaced by the data contract\'s defaults (policy impute)' },
-          fallback: { type: 'boolean', description: 'true when the fallback rule answered instead of the model (policy fallback)' },
+          imputed: { type: 'array', items: { type: 'string' }, description: 'fields replaced by the data contract\'s defaults or the version\'s reference medians/modes (policy impute)' },
+          imputed_from: {
+            type: 'object', additionalProperties: { type: 'string', enum: ['default', 'median', 'mode'] },
+            description: 'per imputed field, where its value came from: the contract\'s tarmac.default, or the version\'s reference median or mode',
+          },
+          fallback: { type: 'boolean', description: 'true when the fallback rule or fallback version answered instead of the model (policy fallback); `version` then names the version that answered' },
+          violations: {
+            type: 'array', description: 'the contract violations that sent the record to the fallback',
+            items: { type: 'object', properties: { field: { type: 'string' }, rule: { type: 'string' } } },
+          },
         },
       },
     },
@@ -175,6 +183,22 @@ export const registerVersionSchema = {
         training_data_sha256: { type: 'string', maxLength: 128 },
         code_ref: { type: 'string', maxLength: 2000 },
         parent_version: { type: 'integer', minimum: 1 },
+        dataset_batches: {
+          type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 200 },
+          description: 'ids of the ingestion batches the version was trained on; each must exist',
+        },
+      },
+    },
+    reference: {
+      type: 'object',
+      description: 'reference statistics of the training data (tarmac models register --reference computes them): imputed at the serving edge under policy impute after the contract\'s declared defaults',
+      additionalProperties: false,
+      required: ['rows'],
+      properties: {
+        rows: { type: 'integer', minimum: 0, description: 'rows read from the source' },
+        medians: { type: 'object', additionalProperties: { type: 'number' }, description: 'feature → median of a numeric field' },
+        modes: { type: 'object', additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] }, description: 'feature → most frequent value of a string or boolean field' },
+        source: { type: 'string', maxLength: 2000, description: 'where the statistics came from, e.g. the file name' },
       },
     },
   },
@@ -205,11 +229,15 @@ export const deploymentBodySchema = {
     },
     validation: {
       type: 'object',
-      description: 'What a record that breaks the version\'s bound data contract gets: reject (4xx naming row, field and rule), impute (the contract\'s declared defaults, flagged), fallback (the declared rule answers instead of the model, flagged) or off. Default: reject.',
+      description: 'What a record that breaks the version\'s bound data contract gets: reject (4xx naming row, field and rule), impute (the contract\'s declared defaults, then the version\'s reference medians/modes, flagged), fallback (the declared rule or fallback version answers instead of the model, flagged) or off. Default: reject.',
       additionalProperties: false,
       required: ['policy'],
       properties: {
         policy: { type: 'string', enum: ['reject', 'impute', 'fallback', 'off'] },
+        fallback_version: {
+          type: 'integer', minimum: 1,
+          description: 'A version of the same model that answers violating records (policy fallback; exclusive with fallback): not bound to the same contract version, its features a subset of the deployed version\'s.',
+        },
         fallback: {
           type: 'object',
           description: 'The fallback rule\'s answer (policy fallback), e.g. the majority class.',
@@ -221,8 +249,6 @@ export const deploymentBodySchema = {
           },
         },
       },
-      if: { properties: { policy: { const: 'fallback' } } },
-      then: { required: ['policy', 'fallback'] },
     },
   },
 } as const;

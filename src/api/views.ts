@@ -1,5 +1,6 @@
 import type { Contract } from '../contracts/index.ts';
-import type { AliasRecord, AuditRecord, ContractRecord, DeploymentRecord, ModelRecord, VersionRecord } from '../store/index.ts';
+import type { VersionLineage } from '../registry/index.ts';
+import type { AliasRecord, AuditRecord, ContractRecord, DeploymentRecord, DeploymentSpec, ModelRecord, VersionRecord } from '../store/index.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -23,7 +24,9 @@ export function versionView(version: VersionRecord, aliases: AliasRecord[] = [])
       training_data_sha256: version.lineage.trainingDataSha256,
       code_ref: version.lineage.codeRef,
       parent_version: version.lineage.parentVersion,
+      dataset_batches: version.lineage.datasetBatches,
     },
+    reference: version.reference,
     signature: version.signature,
     aliases: aliases.filter((a) => a.version === version.version).map((a) => a.alias),
     contract: version.contract ? { name: version.contract.name, version: version.contract.version } : null,
@@ -46,10 +49,71 @@ export function deploymentView(deployment: DeploymentRecord, loaded: boolean) {
     batching: deployment.spec.batching
       ? { enabled: deployment.spec.batching.enabled, max_batch_size: deployment.spec.batching.maxBatchSize, max_queue_delay_ms: deployment.spec.batching.maxQueueDelayMs }
       : null,
-    validation: deployment.spec.validation ?? null,
+    validation: validationView(deployment.spec.validation),
     ready: loaded,
     updated_by: deployment.updatedBy,
     updated_at: iso(deployment.updatedAt),
+  };
+}
+
+/** A deployment's contract policy as the JSON API shows it (snake_case, as submitted). */
+export function validationView(validation: DeploymentSpec['validation']) {
+  if (!validation) return null;
+  return {
+    policy: validation.policy,
+    ...(validation.fallback !== undefined ? { fallback: validation.fallback } : {}),
+    ...(validation.fallbackVersion !== undefined ? { fallback_version: validation.fallbackVersion } : {}),
+  };
+}
+
+/** A version's lineage as the JSON API shows it: data → model → deployments. */
+export function lineageView(lineage: VersionLineage) {
+  const { version, deployment } = lineage;
+  const number = version.version;
+  const variants = deployment?.spec.variants ?? [];
+  const usedAsFallback = deployment?.spec.validation?.policy === 'fallback' && deployment.spec.validation.fallbackVersion === number;
+  return {
+    model: version.modelName,
+    version: number,
+    data: {
+      batches: lineage.batches.map((entry) => (entry.batch
+        ? {
+          id: entry.id,
+          dataset: entry.dataset?.name ?? entry.batch.datasetName,
+          source: entry.batch.source,
+          content_sha256: entry.batch.contentSha256,
+          status: entry.batch.status,
+          counts: entry.batch.counts,
+          contract: entry.dataset ? `${entry.dataset.contract.name}@${entry.batch.contractVersion}` : null,
+          started_at: iso(entry.batch.startedAt),
+          finished_at: entry.batch.finishedAt === null ? null : iso(entry.batch.finishedAt),
+        }
+        : { id: entry.id, missing: true })),
+      training_data: version.lineage.trainingData ?? null,
+      training_data_sha256: version.lineage.trainingDataSha256 ?? null,
+      reference: version.reference ? { rows: version.reference.rows, source: version.reference.source } : null,
+    },
+    version_info: {
+      artifact_sha256: version.artifactSha256,
+      artifact_size: version.artifactSize,
+      contract: version.contract ? `${version.contract.name}@${version.contract.version}` : null,
+      code_ref: version.lineage.codeRef ?? null,
+      parent_version: version.lineage.parentVersion ?? null,
+      created_by: version.createdBy,
+      created_at: iso(version.createdAt),
+    },
+    serving: {
+      aliases: lineage.aliases,
+      deployment: deployment
+        ? {
+          revision: deployment.revision,
+          variants: variants.map((v) => ({ name: v.name, version: v.version, weight: v.weight })),
+          validation: validationView(deployment.spec.validation),
+        }
+        : null,
+      serves_as: variants.filter((v) => v.version === number).map((v) => ({ variant: v.name, weight: v.weight })),
+      fallback_for: usedAsFallback ? variants.map((v) => ({ variant: v.name, version: v.version })) : [],
+    },
   };
 }
 

@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ApiError, clientOptionsFrom, TarmacClient } from './client.ts';
-import { checkFile, contractOf, inferFromFile, localContractText } from './contract-files.ts';
+import { addDatasetCommands } from './datasets.commands.ts';
+import { referenceOf } from '../serving/reference-stats.ts';
+import { isTarmacError } from '../shared/errors.ts';
+import { checkFile, contractOf, inferFromFile, localContractText, rowsOfFile } from './contract-files.ts';
+import { registerLineageCommand } from './lineage.command.ts';
 import { keyValues, table, UsageError } from './output.ts';
 
 /**
@@ -94,10 +99,16 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     .option('--training-data-sha256 <hash>', 'lineage: the training data\'s hash')
     .option('--code-ref <ref>', 'lineage: the training code (e.g. a git commit)')
     .option('--contract <name[@version]>', 'bind to a data contract (default: its latest version); feature names must match its fields')
+    .option('--reference <file>', 'training data (.csv or .jsonl): per-feature medians and modes, imputed at the serving edge (policy impute)')
+    .option('--trained-on <batch-id>', 'lineage: an ingestion batch the version was trained on (repeatable)', collect, [])
     .action(async (name: string, file: string, opts: RegisterOptions) => {
       // Check the options before uploading, so a typo does not leave an orphan artifact behind.
       const metrics = keyValues(opts.metric, true, '--metric');
       const tags = keyValues(opts.tag, false, '--tag');
+      // The training file is read before the upload too: a bad file then leaves nothing behind.
+      const reference = opts.reference === undefined ? undefined : await referenceOf(rowsOfFile(opts.reference), path.basename(opts.reference)).catch((err: unknown) => {
+        throw isTarmacError(err) ? new UsageError(`--reference: ${err.message}`) : err;
+      });
       let bytes: Uint8Array;
       try {
         bytes = new Uint8Array(await readFile(file));
@@ -105,10 +116,14 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
         throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
       }
       const api = client();
-      const uploaded = await api.request<{ artifact_sha256: string }>('POST', '/v1/artifacts', bytes, 'application/octet-stream');
+      const uploaded = await api.request<{ artifact_sha256: string; signature: VersionView['signature'] }>('POST', '/v1/artifacts', bytes, 'application/octet-stream');
       const lineage = Object.fromEntries(Object.entries({
         training_data: opts.trainingData, training_data_sha256: opts.trainingDataSha256, code_ref: opts.codeRef,
+        dataset_batches: opts.trainedOn.length ? opts.trainedOn : undefined,
       }).filter(([, v]) => v !== undefined));
+      // A training file also holds the label and other columns: only the model's features are sent.
+      const features = new Set(opts.features ? splitList(opts.features) : uploaded.signature.features.map((f) => f.name));
+      const only = <T>(values: Record<string, T>) => Object.fromEntries(Object.entries(values).filter(([k]) => features.size === 0 || features.has(k)));
       const body = {
         artifact_sha256: uploaded.artifact_sha256,
         ...(opts.features ? { features: splitList(opts.features) } : {}),
@@ -120,6 +135,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
         metrics,
         tags,
         ...(Object.keys(lineage).length ? { lineage } : {}),
+        ...(reference ? { reference: { ...reference, medians: only(reference.medians), modes: only(reference.modes) } } : {}),
       };
       const version = await api.request<VersionView>('POST', `/v1/models/${encodeURIComponent(name)}/versions`, body);
       emit(version, () => `registered ${version.model} version ${version.version} (sha256 ${version.artifact_sha256.slice(0, 12)}…, task ${version.signature.task}, features ${version.signature.features.map((f) => f.name).join(',') || '-'}${version.contract ? `, contract ${version.contract.name}@${version.contract.version}` : ''})`);
@@ -182,7 +198,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
   });
 
   contracts.command('infer <file>')
-    .description('propose a contract from a CSV or JSON Lines sample (types, ranges from quantiles, enums, nullability)')
+    .description('propose a contract from a CSV, JSON Lines or Parquet sample (types, ranges from quantiles, enums, nullability)')
     .option('--name <name>', 'the contract name (default: from the file name)')
     .option('--sample-size <rows>', 'rows to read (default 100000)')
     .option('--out <file>', 'write the YAML to this file instead of printing it')
@@ -194,7 +210,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
         : result.yaml.trimEnd()));
     });
   contracts.command('check <file>')
-    .description('report every row of a CSV or JSON Lines file that breaks a contract; exits 8 when any does')
+    .description('report every row of a CSV, JSON Lines or Parquet file that breaks a contract; exits 8 when any does')
     .requiredOption('--contract <contract>', 'a contract file, or a registered contract NAME[@VERSION]')
     .option('--limit <n>', 'violations to list (all are counted)', '50')
     .action(async (file: string, opts: { contract: string; limit: string }) => {
@@ -210,6 +226,8 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
       ].join('\n'));
       if (report.violations > 0) process.exitCode = EXIT.violations;
     });
+
+  addDatasetCommands(program, { client, emit, asJson, progress: process.stderr });
 
   const alias = program.command('alias').description('movable names for versions');
   alias.command('set <name> <alias> <version>').description('point ALIAS of NAME at VERSION').action(async (name: string, aliasName: string, version: string) => {
@@ -228,18 +246,30 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     .option('--no-batching', 'run every request on its own')
     .addOption(new Option('--validation <policy>', 'what a record breaking the version\'s data contract gets').choices(['reject', 'impute', 'fallback', 'off']))
     .option('--fallback <json>', 'the fallback rule\'s answer, e.g. \'{"prediction":0}\' (with --validation fallback)')
-    .action(async (name: string, version: string, opts: { maxBatchSize?: string; maxQueueDelayMs?: string; batching: boolean; validation?: string; fallback?: string }) => {
+    .option('--fallback-version <n>', 'a version of NAME that answers records breaking the contract (with --validation fallback; instead of --fallback)')
+    .action(async (name: string, version: string, opts: { maxBatchSize?: string; maxQueueDelayMs?: string; batching: boolean; validation?: string; fallback?: string; fallbackVersion?: string }) => {
       const batching: Record<string, number | boolean> = {};
       if (opts.batching === false) batching.enabled = false;
       if (opts.maxBatchSize !== undefined) batching.max_batch_size = positiveInt(opts.maxBatchSize, '--max-batch-size', 1);
       if (opts.maxQueueDelayMs !== undefined) batching.max_queue_delay_ms = positiveInt(opts.maxQueueDelayMs, '--max-queue-delay-ms', 0);
+      if ((opts.fallback !== undefined || opts.fallbackVersion !== undefined) && opts.validation !== 'fallback') {
+        throw new UsageError(`${opts.fallback !== undefined ? '--fallback' : '--fallback-version'} needs --validation fallback`);
+      }
+      if (opts.fallback !== undefined && opts.fallbackVersion !== undefined) throw new UsageError('give --fallback or --fallback-version, not both');
       const body = {
         version: versionRef(version),
         ...(Object.keys(batching).length ? { batching } : {}),
-        ...(opts.validation ? { validation: { policy: opts.validation, ...(opts.fallback ? { fallback: parseJsonOption(opts.fallback, '--fallback') } : {}) } } : {}),
+        ...(opts.validation ? {
+          validation: {
+            policy: opts.validation,
+            ...(opts.fallback ? { fallback: parseJsonOption(opts.fallback, '--fallback') } : {}),
+            ...(opts.fallbackVersion !== undefined ? { fallback_version: positiveInt(opts.fallbackVersion, '--fallback-version', 1) } : {}),
+          },
+        } : {}),
       };
-      const result = await client().request<{ revision: number; variants: { version: number }[]; ready: boolean }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, body);
-      emit(result, () => `${name} now serves version ${result.variants.map((v) => v.version).join(',')} (revision ${result.revision}, ready=${result.ready})`);
+      const result = await client().request<{ revision: number; variants: { version: number }[]; ready: boolean; validation: { policy: string; fallback_version?: number } | null }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, body);
+      const fallbackNote = result.validation?.fallback_version !== undefined ? `; contract violations answered by version ${result.validation.fallback_version}` : '';
+      emit(result, () => `${name} now serves version ${result.variants.map((v) => v.version).join(',')} (revision ${result.revision}, ready=${result.ready})${fallbackNote}`);
     });
 
   program.command('predict <name>')
@@ -259,6 +289,8 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
       const result = await client().request<{ accepted: number; unknown_prediction_ids: string[] }>('POST', `/v1/models/${encodeURIComponent(name)}/feedback`, body);
       emit(result, () => `accepted ${result.accepted}${result.unknown_prediction_ids.length ? `; unknown prediction ids: ${result.unknown_prediction_ids.join(', ')}` : ''}`);
     });
+
+  registerLineageCommand(program, { client, emit });
 
   const keys = program.command('keys').description('API keys');
   keys.command('create').description('create a key; it is printed once')
@@ -292,6 +324,8 @@ interface RegisterOptions {
   trainingDataSha256?: string;
   codeRef?: string;
   contract?: string;
+  reference?: string;
+  trainedOn: string[];
 }
 
 interface ContractView {

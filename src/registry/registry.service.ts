@@ -6,7 +6,8 @@ import type { AuditLog, Principal } from '../security/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError } from '../shared/errors.ts';
 import type {
-  AliasRecord, BatchingOverrides, BlobStore, DeploymentRecord, DeploymentSpec, Lineage, ModelRecord, ModelStore, VersionRecord,
+  AliasRecord, BatchingOverrides, BatchRecord, BlobStore, DatasetRecord, DatasetStore, DeploymentRecord, DeploymentSpec, Lineage,
+  ModelRecord, ModelStore, VersionRecord,
 } from '../store/index.ts';
 import type { ContractService } from './contract.service.ts';
 import { assertAliasName, assertMetrics, assertModelName, assertTags } from './names.ts';
@@ -25,6 +26,21 @@ export interface RegisterVersionInput {
   lineage?: Lineage;
   /** A data contract to bind the version to: `NAME` (its latest version) or `NAME@VERSION`. */
   contract?: string;
+  /** Reference statistics of the training data, for imputation at the serving edge. */
+  reference?: ReferenceInput;
+}
+
+/** Reference statistics as a caller sends them (see VersionRecord.reference). */
+export type ReferenceInput = NonNullable<VersionRecord['reference']>;
+
+/** Where a version comes from and where it serves now: data → model → deployments. */
+export interface VersionLineage {
+  version: VersionRecord;
+  /** The training batches in registration order; one that no longer exists is reported as missing. */
+  batches: ({ id: string; batch: BatchRecord; dataset: DatasetRecord | undefined } | { id: string; batch: undefined })[];
+  /** Aliases pointing at the version. */
+  aliases: string[];
+  deployment: DeploymentRecord | undefined;
 }
 
 /** The answer to an artifact upload: its content address and what Tarmac read from it. */
@@ -38,7 +54,8 @@ export interface UploadedArtifact {
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
-const LINEAGE_KEYS = new Set(['trainingData', 'trainingDataSha256', 'codeRef', 'parentVersion']);
+const LINEAGE_KEYS = new Set(['trainingData', 'trainingDataSha256', 'codeRef', 'parentVersion', 'datasetBatches']);
+const MAX_DATASET_BATCHES = 1000;
 
 /**
  * The model registry: content-addressed artifacts, immutable numbered versions, aliases and the deployment pointer.
@@ -55,6 +72,8 @@ export class RegistryService {
       bus: EventBus;
       clock: Clock;
       maxArtifactBytes: number;
+      /** Ingestion batches, to check a version's training batches (lineage) exist; without it none may be named. */
+      datasets?: Pick<DatasetStore, 'getBatch' | 'getById'>;
     },
   ) {}
 
@@ -85,7 +104,8 @@ export class RegistryService {
    * Registers the next version of `name` (creating the model) from an uploaded artifact.
    * Throws REGISTRY_INVALID_NAME, VALIDATION_FAILED, REGISTRY_DUPLICATE_ARTIFACT (naming the version that holds it),
    * REGISTRY_FEATURES_MISMATCH or REGISTRY_INVALID_ONNX; with `contract`, CONTRACT_NOT_FOUND or
-   * CONTRACT_FEATURES_MISMATCH (the feature names must equal the contract's field names, as sets).
+   * CONTRACT_FEATURES_MISMATCH (the feature names must equal the contract's field names, as sets); with
+   * `lineage.datasetBatches`, DATASET_BATCH_NOT_FOUND naming the first unknown batch id.
    */
   async registerVersion(input: RegisterVersionInput, by: Principal): Promise<VersionRecord> {
     assertModelName(input.name);
@@ -98,7 +118,7 @@ export class RegistryService {
     assertTags(tags);
     const metrics = input.metrics ?? {};
     assertMetrics(metrics);
-    const lineage = input.lineage ?? {};
+    const lineage: Lineage = Object.fromEntries(Object.entries(input.lineage ?? {}).filter(([, v]) => v !== undefined));
     for (const key of Object.keys(lineage)) {
       if (!LINEAGE_KEYS.has(key)) {
         throw new TarmacError('VALIDATION_FAILED', `unknown lineage field "${key}"`, {
@@ -106,6 +126,7 @@ export class RegistryService {
         });
       }
     }
+    if (lineage.datasetBatches !== undefined) lineage.datasetBatches = await this.checkBatches(lineage.datasetBatches);
     if (!(await this.deps.blobs.has(input.artifactSha256))) {
       throw new TarmacError('VALIDATION_FAILED', `no uploaded artifact with sha256 ${input.artifactSha256}: upload it first (POST /v1/artifacts)`, {
         issues: [{ field: '/artifact_sha256', rule: 'exists', message: 'must name an uploaded artifact' }],
@@ -120,6 +141,7 @@ export class RegistryService {
     const bytes = await this.deps.blobs.get(input.artifactSha256);
     const parsed = parseOnnxModel(bytes, { features: input.features, task: input.task, classLabels: input.classLabels });
     const contract = input.contract === undefined ? undefined : await this.bindContract(input.contract, parsed.signature);
+    const reference = input.reference === undefined ? undefined : checkReference(input.reference, parsed.signature);
     const version = await this.deps.models.addVersion({
       modelName: input.name,
       artifactSha256: input.artifactSha256,
@@ -132,11 +154,14 @@ export class RegistryService {
       createdBy: by.id,
       createdAt: this.deps.clock.now(),
       contract: contract ?? null,
+      reference: reference ?? null,
       model: { description: input.description ?? '', owner: input.owner ?? by.name, tags },
     });
     await this.deps.audit.record(by, 'version.register', `model:${input.name}/${version.version}`, {
       sha256: input.artifactSha256,
       ...(contract ? { contract: `${contract.name}@${contract.version}` } : {}),
+      ...(lineage.datasetBatches ? { dataset_batches: lineage.datasetBatches } : {}),
+      ...(reference ? { reference: { rows: reference.rows, source: reference.source } } : {}),
     });
     await this.deps.bus.publish('version.registered', { model: input.name, version: version.version, sha256: input.artifactSha256, by: by.id });
     return version;
@@ -220,11 +245,16 @@ export class RegistryService {
     await this.deps.bus.publish('alias.moved', { model: name, alias, version: null, previous: existing.version, by: by.id });
   }
 
-  /** Makes one version serve all of `name`'s traffic (traffic splits come with progressive delivery). */
+  /**
+   * Makes one version serve all of `name`'s traffic (traffic splits come with progressive delivery). Throws
+   * VALIDATION_FAILED naming `/validation/...` when the contract policy's fallback is missing, doubled or unsound.
+   */
   async deploy(name: string, ref: string | number, by: Principal, options: { batching?: BatchingOverrides; validation?: DeploymentSpec['validation'] } = {}): Promise<DeploymentRecord> {
     const version = await this.resolveVersion(name, ref);
+    const fallbackVersion = options.validation ? await this.checkValidation(version, options.validation) : undefined;
     // Refuse before switching anything when the artifact is missing or no longer matches its hash.
     await this.deps.blobs.get(version.artifactSha256);
+    if (fallbackVersion) await this.deps.blobs.get(fallbackVersion.artifactSha256);
     const previous = await this.deps.models.getDeployment(name);
     const record = await this.deps.models.putDeployment(
       name,
@@ -266,12 +296,100 @@ export class RegistryService {
   }
 
   /**
+   * A version's lineage: the dataset batches it was trained on, the version itself, and the aliases and deployment
+   * that serve it now. Throws like resolveVersion.
+   */
+  async lineage(name: string, ref: string | number): Promise<VersionLineage> {
+    const version = await this.resolveVersion(name, ref);
+    const [aliases, deployment] = await Promise.all([this.deps.models.listAliases(name), this.deps.models.getDeployment(name)]);
+    const datasets = new Map<number, Promise<DatasetRecord | undefined>>();
+    const batches = await Promise.all((version.lineage.datasetBatches ?? []).map(async (id) => {
+      const batch = this.deps.datasets ? await this.deps.datasets.getBatch(id) : undefined;
+      if (!batch) return { id, batch: undefined };
+      let dataset = datasets.get(batch.datasetId);
+      if (!dataset) {
+        dataset = this.deps.datasets!.getById(batch.datasetId);
+        datasets.set(batch.datasetId, dataset);
+      }
+      return { id, batch, dataset: await dataset };
+    }));
+    return { version, batches, aliases: aliases.filter((a) => a.version === version.version).map((a) => a.alias), deployment };
+  }
+
+  /**
+   * Checks the contract policy of a deployment of `version`: a fallback (rule or version) only with policy
+   * `fallback`, exactly one of the two, and a fallback version that can answer what the contract refuses. Returns the
+   * fallback version, if any. Throws VALIDATION_FAILED naming the field and the rule.
+   */
+  private async checkValidation(version: VersionRecord, validation: NonNullable<DeploymentSpec['validation']>): Promise<VersionRecord | undefined> {
+    const refuse = (field: string, rule: string, message: string, details: Record<string, unknown> = {}) =>
+      new TarmacError('VALIDATION_FAILED', `validation${field}: ${message}`, { issues: [{ field: `/validation${field}`, rule, message }], details });
+    const hasRule = validation.fallback !== undefined;
+    const hasVersion = validation.fallbackVersion !== undefined;
+    if (validation.policy !== 'fallback') {
+      if (hasVersion) throw refuse('/fallback_version', 'policy', 'a fallback version is only used with policy "fallback"');
+      if (hasRule) throw refuse('/fallback', 'policy', 'a fallback rule is only used with policy "fallback"');
+      return undefined;
+    }
+    if (hasRule === hasVersion) {
+      throw refuse(hasRule ? '/fallback_version' : '/fallback', 'one_of', 'policy "fallback" takes exactly one of "fallback" (a rule\'s answer) or "fallback_version"');
+    }
+    if (!hasVersion) return undefined;
+    const number = validation.fallbackVersion!;
+    const model = version.modelName;
+    if (!Number.isInteger(number) || number < 1) throw refuse('/fallback_version', 'integer', 'must be a positive integer');
+    if (number === version.version) throw refuse('/fallback_version', 'not_self', `must differ from the deployed version ${version.version}`);
+    const fallback = await this.deps.models.getVersion(model, number);
+    if (!fallback) throw refuse('/fallback_version', 'exists', `model "${model}" has no version ${number}`, { model, version: number });
+    if (fallback.signature.layout === 'tensor') {
+      throw refuse('/fallback_version', 'records', `version ${number} takes only V2 tensors, not records, so it cannot answer records`);
+    }
+    if (fallback.contract && version.contract && fallback.contract.name === version.contract.name && fallback.contract.version === version.contract.version) {
+      throw refuse('/fallback_version', 'contract', `version ${number} is bound to the same contract ${version.contract.name}@${version.contract.version}, so it would refuse the same records`, {
+        contract: `${version.contract.name}@${version.contract.version}`,
+      });
+    }
+    const available = new Set(featureNamesOf(version.signature));
+    const extra = featureNamesOf(fallback.signature).filter((f) => !available.has(f));
+    if (extra.length > 0) {
+      throw refuse('/fallback_version', 'features_subset', `version ${number} reads ${extra.join(', ')}, which version ${version.version}'s records do not carry; its features must be a subset of ${[...available].join(', ')}`, { extra });
+    }
+    return fallback;
+  }
+
+  /** De-duplicates the batch ids and checks each exists. Throws VALIDATION_FAILED or DATASET_BATCH_NOT_FOUND. */
+  private async checkBatches(ids: unknown): Promise<string[]> {
+    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || id.length === 0 || id.length > 200)) {
+      throw new TarmacError('VALIDATION_FAILED', 'lineage.dataset_batches must be an array of batch ids', {
+        issues: [{ field: '/lineage/dataset_batches', rule: 'type', message: 'must be an array of non-empty strings (batch ids)' }],
+      });
+    }
+    const unique = [...new Set(ids as string[])];
+    if (unique.length > MAX_DATASET_BATCHES) {
+      throw new TarmacError('VALIDATION_FAILED', `at most ${MAX_DATASET_BATCHES} dataset batches per version`, {
+        issues: [{ field: '/lineage/dataset_batches', rule: 'max_items', message: `must have at most ${MAX_DATASET_BATCHES} items` }],
+      });
+    }
+    const { datasets } = this.deps;
+    const found = datasets ? await Promise.all(unique.map((id) => datasets.getBatch(id))) : unique.map(() => undefined);
+    const missing = unique.findIndex((_, i) => !found[i]);
+    if (missing >= 0) {
+      const id = unique[missing]!;
+      throw new TarmacError('DATASET_BATCH_NOT_FOUND', `no ingestion batch with id "${id}"`, {
+        details: { batch: id },
+        issues: [{ field: `/lineage/dataset_batches/${(ids as string[]).indexOf(id)}`, rule: 'exists', message: `batch "${id}" does not exist` }],
+      });
+    }
+    return unique;
+  }
+
+  /**
    * Resolves a contract reference and checks that the signature's feature names equal its field names (as sets).
    * Throws CONTRACT_NOT_FOUND or CONTRACT_FEATURES_MISMATCH listing every missing and extra name.
    */
   private async bindContract(reference: string, signature: Signature): Promise<{ name: string; version: number }> {
     const { record, contract } = await this.deps.contracts.resolve(reference);
-    const features = signature.features.length > 0 ? signature.features.map((f) => f.name) : signature.inputs.map((i) => i.name);
+    const features = featureNamesOf(signature);
     const featureSet = new Set(features);
     const fieldSet = new Set(contract.fields.map((f) => f.name));
     const missing = [...fieldSet].filter((f) => !featureSet.has(f));
@@ -295,4 +413,36 @@ export class RegistryService {
     if (!model) throw new TarmacError('REGISTRY_MODEL_NOT_FOUND', `no model named "${name}"`, { details: { model: name } });
     return model;
   }
+}
+
+/** The names a version reads from a record: its feature names, or its input names for a model without them. */
+function featureNamesOf(signature: Signature): string[] {
+  return signature.features.length > 0 ? signature.features.map((f) => f.name) : signature.inputs.map((i) => i.name);
+}
+
+/**
+ * Checks reference statistics: a row count, finite numeric medians and scalar modes, each for a feature of the
+ * version and none for both. Throws VALIDATION_FAILED naming the field under `/reference`.
+ */
+function checkReference(reference: ReferenceInput, signature: Signature): ReferenceInput {
+  const refuse = (field: string, rule: string, message: string) =>
+    new TarmacError('VALIDATION_FAILED', `reference${field}: ${message}`, { issues: [{ field: `/reference${field}`, rule, message }] });
+  if (typeof reference !== 'object' || reference === null || Array.isArray(reference)) throw refuse('', 'type', 'must be an object');
+  const { rows, medians = {}, modes = {}, source = '' } = reference;
+  if (!Number.isSafeInteger(rows) || rows < 0) throw refuse('/rows', 'integer', 'must be a non-negative integer');
+  if (typeof source !== 'string' || source.length > 2000) throw refuse('/source', 'type', 'must be a string of at most 2000 characters');
+  const features = new Set(featureNamesOf(signature));
+  const check = (kind: 'medians' | 'modes', values: unknown, valid: (v: unknown) => boolean, expected: string) => {
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) throw refuse(`/${kind}`, 'type', 'must be an object keyed by feature name');
+    for (const [name, value] of Object.entries(values)) {
+      if (!features.has(name)) throw refuse(`/${kind}/${name}`, 'feature', `"${name}" is not a feature of the model (features: ${[...features].join(', ')})`);
+      if (!valid(value)) throw refuse(`/${kind}/${name}`, 'type', `must be ${expected}`);
+    }
+  };
+  check('medians', medians, (v) => typeof v === 'number' && Number.isFinite(v), 'a finite number');
+  check('modes', modes, (v) => ['string', 'number', 'boolean'].includes(typeof v) && (typeof v !== 'number' || Number.isFinite(v)), 'a string, a finite number or a boolean');
+  for (const name of Object.keys(medians)) {
+    if (Object.hasOwn(modes, name)) throw refuse(`/modes/${name}`, 'one_of', `"${name}" has a median already; a field has a median or a mode, not both`);
+  }
+  return { rows, medians, modes, source };
 }

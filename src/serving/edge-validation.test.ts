@@ -39,3 +39,21 @@ test('fallback: violating records are marked for the rule instead of refusing th
   assert.deepEqual(outcome.fallback, [false, true, false]);
   assert.deepEqual(outcome.violations, [{ name: 'debt_ratio', rule: 'maximum' }]);
 });
+
+test('impute: the declared default first, then a reference median or mode that satisfies the field; its source is flagged', () => {
+  const edge = compileEdgeValidation(contract, 'impute', {
+    reference: { rows: 10, medians: { debt_ratio: 0.3, age: 40.5 }, modes: { employment_type: 'contractor' }, source: 'train.csv' },
+  });
+  assert.equal(edge.references.has('age'), false, 'a median that breaks the integer type is never imputed');
+  const outcome = applyEdgeValidation(edge, [{ ...good, debt_ratio: 42, employment_type: 'pirate' }]);
+  assert.deepEqual(outcome.imputedFrom, [{ debt_ratio: 'median', employment_type: 'default' }]);
+  assert.equal((outcome.records[0] as { debt_ratio: number }).debt_ratio, 0.3);
+  assert.throws(() => applyEdgeValidation(edge, [{ ...good, age: 7 }]), (err: { issues: { field: string }[] }) => err.issues[0]!.field === '/records/0/age');
+});
+
+test('fallback with a version: violating records are marked with the violations that sent them', () => {
+  const edge = compileEdgeValidation(contract, 'fallback', { fallbackVersion: 2 });
+  const outcome = applyEdgeValidation(edge, [good, { ...good, employment_type: 'pirate' }]);
+  assert.deepEqual(outcome.fallback, [false, true]);
+  assert.deepEqual(outcome.reasons[1]!.map((r) => `${r.name} ${r.rule}`), ['employment_type enum']);
+});

@@ -7,7 +7,8 @@ import type { Clock } from '../shared/clock.ts';
 import { isTarmacError, TarmacError } from '../shared/errors.ts';
 import { newTimeOrderedId } from '../shared/ids.ts';
 import type { VersionRecord } from '../store/index.ts';
-import { applyEdgeValidation, type EdgeOutcome, type EdgeValidation } from './edge-validation.ts';
+import { applyEdgeValidation, type EdgeOutcome, type EdgeValidation, type FallbackAnswer, type ImputeSource } from './edge-validation.ts';
+import { fallbackRecords, reindexIssues } from './fallback-version.ts';
 import type { LoadedVersion, ModelPool } from './model-pool.ts';
 import type { PredictionLogger } from './prediction-logger.ts';
 import type { RouteSource, RouteTable } from './route-table.ts';
@@ -17,10 +18,14 @@ import type { ServingMetrics } from './serving-metrics.ts';
 export interface RecordAnswer extends RecordPrediction {
   id: string;
   version: number;
-  /** Fields replaced by the contract's declared defaults (policy `impute`); absent when none were. */
+  /** Fields replaced by the contract's declared defaults or the version's reference values (policy `impute`); absent when none were. */
   imputed?: string[];
-  /** True when the deployment's fallback rule answered instead of the model (policy `fallback`). */
+  /** Per imputed field, where its value came from. */
+  imputed_from?: Record<string, ImputeSource>;
+  /** True when the deployment's fallback rule or fallback version answered instead of the model (policy `fallback`). */
   fallback?: true;
+  /** The contract violations that sent the record to the fallback (contract field name and rule). */
+  violations?: { field: string; rule: string }[];
 }
 
 /** The records API's answer. */
@@ -69,39 +74,85 @@ export class PredictService {
     try {
       const received = this.recordsOf(body);
       let records = received;
-      let imputed: (string[] | undefined)[] | undefined;
+      let outcome: EdgeOutcome | undefined;
       let fallback: boolean[] | undefined;
       if (variant.edge) {
-        const outcome = applyEdgeValidationCounted(variant.edge, received, (name, rule) =>
+        outcome = applyEdgeValidationCounted(variant.edge, received, (name, rule) =>
           this.deps.metrics.contractViolations.inc({ model, version: String(version), field: name, rule }));
         records = outcome.records;
-        imputed = outcome.imputed;
         if (outcome.fallback.includes(true)) fallback = outcome.fallback;
       }
-      // Records the fallback rule answers never reach the model.
+      const imputed = outcome?.imputed;
+      const imputedFrom = outcome?.imputedFrom;
+      const reasons = outcome?.reasons;
+      const target = fallback && variant.fallbackTo ? variant.fallbackTo : undefined;
+      // Records the fallback answers never reach the model; a fallback version's records are checked up front so a
+      // request it cannot answer is refused before anything runs.
+      const fallbackIndices = fallback ? fallback.flatMap((useFallback, i) => (useFallback ? [i] : [])) : [];
+      const fallbackInput = target ? fallbackRecords(target, variant.edge!.contract, records, fallbackIndices, reasons!) : undefined;
       const modelRecords = fallback ? records.filter((_, i) => !fallback[i]) : records;
       let latencyMs = 0;
       let modelPredictions: RecordPrediction[] = [];
-      if (modelRecords.length > 0) {
+      let fallbackPredictions: RecordPrediction[] = [];
+      let fallbackLatencyMs = 0;
+      const runModel = async () => {
+        if (modelRecords.length === 0) return;
         const feeds = recordsToFeeds(loaded.version.signature, modelRecords);
         const started = performance.now();
         const outputs = await loaded.use((m) => m.run(feeds));
         latencyMs = performance.now() - started;
         modelPredictions = outputsToPredictions(loaded.version.signature, outputs, modelRecords.length);
-      }
-      const predictions = fallback ? mergeFallback(fallback, modelPredictions, variant.edge!.fallback!) : modelPredictions;
+      };
+      const runFallback = async () => {
+        if (!target || !fallbackInput) return;
+        let feeds;
+        try {
+          feeds = recordsToFeeds(target.loaded.version.signature, fallbackInput);
+        } catch (err) {
+          throw reindexIssues(err, fallbackIndices);
+        }
+        const started = performance.now();
+        const outputs = await target.loaded.use((m) => m.run(feeds));
+        fallbackLatencyMs = performance.now() - started;
+        fallbackPredictions = outputsToPredictions(target.loaded.version.signature, outputs, fallbackInput.length);
+      };
+      await Promise.all([runModel(), runFallback()]);
+      const fallbackVersion = target?.loaded.version.version;
+      const predictions: RecordAnswerBody[] = fallback
+        ? mergeFallback(fallback, modelPredictions, target ? fallbackPredictions : variant.edge!.fallback!, reasons!)
+        : modelPredictions;
       const answers: RecordAnswer[] = predictions.map((p, i) => {
         const fields = imputed?.[i];
-        return fields ? { id: newTimeOrderedId(), version, ...p, imputed: fields } : { id: newTimeOrderedId(), version, ...p };
+        const answerVersion = fallbackVersion !== undefined && fallback?.[i] ? fallbackVersion : version;
+        return fields
+          ? { id: newTimeOrderedId(), version: answerVersion, ...p, imputed: fields, imputed_from: imputedFrom![i]! }
+          : { id: newTimeOrderedId(), version: answerVersion, ...p };
       });
       if (modelRecords.length > 0) this.observe(model, loaded, variant.name, 'records', modelRecords.length, latencyMs);
-      this.deps.logger.enqueue({
-        model, version, variant: variant.name, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs,
-        ids: answers.map((a) => a.id),
-        // The log keeps what the client sent; the imputation flag travels with the output.
-        inputs: () => received,
-        outputs: () => (imputed ? predictions.map((p, i) => (imputed[i] ? { ...p, imputed: imputed[i] } : p)) : predictions),
-      });
+      const logged = (i: number) => {
+        const p = predictions[i]!;
+        return imputed?.[i] ? { ...p, imputed: imputed[i], imputed_from: imputedFrom![i] } : p;
+      };
+      // The log keeps what the client sent; the imputation and fallback flags travel with the output.
+      const mainIndices = target ? answers.flatMap((_, i) => (fallback![i] ? [] : [i])) : answers.map((_, i) => i);
+      if (mainIndices.length > 0) {
+        this.deps.logger.enqueue({
+          model, version, variant: variant.name, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs,
+          ids: mainIndices.map((i) => answers[i]!.id),
+          inputs: () => (target ? mainIndices.map((i) => received[i]) : received),
+          outputs: () => mainIndices.map(logged),
+        });
+      }
+      if (target && fallbackIndices.length > 0) {
+        this.observe(model, target.loaded, variant.name, 'records', fallbackIndices.length, fallbackLatencyMs);
+        // Logged under the version that answered, so its metrics and feedback joins stay per version.
+        this.deps.logger.enqueue({
+          model, version: fallbackVersion!, variant: variant.name, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs: fallbackLatencyMs,
+          ids: fallbackIndices.map((i) => answers[i]!.id),
+          inputs: () => fallbackIndices.map((i) => received[i]),
+          outputs: () => fallbackIndices.map((i) => ({ ...logged(i), fallback_for_version: version })),
+        });
+      }
       return { model, version, variant: variant.name, request_id: ctx.requestId, predictions: answers };
     } catch (err) {
       this.countError(model, version, err);
@@ -257,13 +308,20 @@ function applyEdgeValidationCounted(edge: EdgeValidation, records: unknown[], co
   }
 }
 
-/** Interleaves the model's answers with the fallback rule's, in the request's record order; fallback ones are flagged. */
-function mergeFallback(fallback: boolean[], fromModel: RecordPrediction[], rule: { prediction: number | string | boolean; probabilities?: Record<string, number> }): RecordAnswerBody[] {
-  let next = 0;
-  return fallback.map((useRule) => (useRule
-    ? { prediction: rule.prediction as RecordPrediction['prediction'], ...(rule.probabilities ? { probabilities: rule.probabilities } : {}), fallback: true as const }
-    : fromModel[next++]!));
+/**
+ * Interleaves the model's answers with the fallback's (the rule's constant answer, or the fallback version's answers
+ * in order), in the request's record order; fallback ones are flagged with the violations that sent them there.
+ */
+function mergeFallback(fallback: boolean[], fromModel: RecordPrediction[], from: FallbackAnswer | RecordPrediction[], reasons: EdgeOutcome['reasons']): RecordAnswerBody[] {
+  let nextModel = 0;
+  let nextFallback = 0;
+  return fallback.map((useFallback, i) => {
+    if (!useFallback) return fromModel[nextModel++]!;
+    const violations = (reasons[i] ?? []).map((v) => ({ field: v.name, rule: v.rule }));
+    if (Array.isArray(from)) return { ...from[nextFallback++]!, fallback: true as const, violations };
+    return { prediction: from.prediction as RecordPrediction['prediction'], ...(from.probabilities ? { probabilities: from.probabilities } : {}), fallback: true as const, violations };
+  });
 }
 
 /** A record's answer before it gets its id and version. */
-type RecordAnswerBody = RecordPrediction & { fallback?: true };
+type RecordAnswerBody = RecordPrediction & { fallback?: true; violations?: { field: string; rule: string }[] };

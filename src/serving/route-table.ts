@@ -2,6 +2,7 @@ import type { Logger } from '../shared/logger.ts';
 import type { Contract } from '../contracts/index.ts';
 import type { DeploymentRecord, VersionRecord } from '../store/index.ts';
 import { compileEdgeValidation, type EdgeValidation } from './edge-validation.ts';
+import { featureNames } from './fallback-version.ts';
 import type { LoadedVersion, ModelPool } from './model-pool.ts';
 
 /** One variant of a live route: its loaded version and the upper bound of its slice of [0, 100). */
@@ -11,6 +12,17 @@ export interface LiveVariant {
   upTo: number;
   loaded: LoadedVersion;
   /** The bound contract's compiled validator and policy, when the version has a contract and validation is on. */
+  edge?: EdgeValidation;
+  /** The loaded fallback version that answers records breaking the contract (policy `fallback` with a version). */
+  fallbackTo?: FallbackTarget;
+}
+
+/** A fallback version as a live variant holds it: loaded and pinned like a deployed version. */
+export interface FallbackTarget {
+  loaded: LoadedVersion;
+  /** The feature names it reads from a record. */
+  features: string[];
+  /** Its own bound contract (a different one than the main version's), applied with policy reject. */
   edge?: EdgeValidation;
 }
 
@@ -90,8 +102,27 @@ export class RouteTable {
 
   /** Unpins every version. */
   close(): void {
-    for (const route of this.routes.values()) for (const v of route.variants) this.deps.pool.unpin(v.loaded.version);
+    for (const route of this.routes.values()) this.unpinAll(route.variants);
     this.routes.clear();
+  }
+
+  private unpinAll(variants: LiveVariant[]): void {
+    for (const v of variants) {
+      this.deps.pool.unpin(v.loaded.version);
+      if (v.fallbackTo) this.deps.pool.unpin(v.fallbackTo.loaded.version);
+    }
+  }
+
+  /** Compiles, loads and pins the fallback version of a deployment; the caller unpins it with its variant. */
+  private async loadFallback(model: string, number: number, deployment: DeploymentRecord): Promise<FallbackTarget> {
+    const version = await this.deps.source.getVersion(model, number);
+    if (!version) throw new Error(`deployment of ${model} names missing fallback version ${number}`);
+    const edge = version.contract && this.deps.contracts
+      ? compileEdgeValidation((await this.deps.contracts.get(version.contract.name, version.contract.version)).contract, 'reject')
+      : undefined;
+    const loaded = await this.deps.pool.pin(version);
+    this.deps.pool.configureBatching(loaded, deployment.spec.batching);
+    return { loaded, features: featureNames(version.signature), ...(edge ? { edge } : {}) };
   }
 
   private async rebuild(model: string): Promise<void> {
@@ -108,17 +139,28 @@ export class RouteTable {
           const version = await this.deps.source.getVersion(model, spec.version);
           if (!version) throw new Error(`deployment of ${model} names missing version ${spec.version}`);
           // The contract's validator is compiled before the version is pinned, so a failure leaves no pin behind.
-          const policy = deployment.spec.validation?.policy ?? 'reject';
+          const validation = deployment.spec.validation;
+          const policy = validation?.policy ?? 'reject';
           const edge = version.contract && policy !== 'off' && this.deps.contracts
-            ? compileEdgeValidation((await this.deps.contracts.get(version.contract.name, version.contract.version)).contract, policy, deployment.spec.validation?.fallback)
+            ? compileEdgeValidation((await this.deps.contracts.get(version.contract.name, version.contract.version)).contract, policy, {
+              fallback: validation?.fallback, fallbackVersion: validation?.fallbackVersion, reference: version.reference,
+            })
             : undefined;
-          const loaded = await this.deps.pool.pin(version);
+          // The fallback version is loaded (and warmed) before traffic moves, like the variant it stands in for.
+          const fallbackTo = edge?.fallbackVersion !== undefined ? await this.loadFallback(model, edge.fallbackVersion, deployment) : undefined;
+          let loaded: LoadedVersion;
+          try {
+            loaded = await this.deps.pool.pin(version);
+          } catch (err) {
+            if (fallbackTo) this.deps.pool.unpin(fallbackTo.loaded.version);
+            throw err;
+          }
           this.deps.pool.configureBatching(loaded, deployment.spec.batching);
           upTo += (spec.weight / total) * 100;
-          variants.push({ name: spec.name, weight: spec.weight, upTo, loaded, ...(edge ? { edge } : {}) });
+          variants.push({ name: spec.name, weight: spec.weight, upTo, loaded, ...(edge ? { edge } : {}), ...(fallbackTo ? { fallbackTo } : {}) });
         }
       } catch (err) {
-        for (const v of variants) this.deps.pool.unpin(v.loaded.version);
+        this.unpinAll(variants);
         throw err;
       }
       route = { model, revision: deployment.revision, variants };
@@ -126,7 +168,7 @@ export class RouteTable {
     } else {
       this.routes.delete(model);
     }
-    if (old) for (const v of old.variants) this.deps.pool.unpin(v.loaded.version);
+    if (old) this.unpinAll(old.variants);
     this.deps.log.info({ model, revision: deployment?.revision, versions: route?.variants.map((v) => v.loaded.version.version) }, 'route updated');
   }
 }

@@ -75,6 +75,7 @@ export class KyselyModelStore implements ModelStore {
           created_at: input.createdAt,
           contract_name: input.contract?.name ?? null,
           contract_version: input.contract?.version ?? null,
+          reference: input.reference ? toJson(input.reference) : null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -293,6 +294,7 @@ function toVersion(r: VersionRow): VersionRecord {
     createdBy: r.created_by,
     createdAt: r.created_at,
     contract: r.contract_name !== null && r.contract_version !== null ? { name: r.contract_name, version: r.contract_version } : null,
+    reference: r.reference === null || r.reference === undefined ? null : fromJson<NonNullable<VersionRecord['reference']>>(r.reference),
   };
 }
 

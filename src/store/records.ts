@@ -6,6 +6,8 @@ export interface Lineage {
   trainingDataSha256?: string;
   codeRef?: string;
   parentVersion?: number;
+  /** Ids of the ingestion batches (DatasetStore) the version was trained on; each existed when it was registered. */
+  datasetBatches?: string[];
 }
 
 /** A registered model. */
@@ -36,6 +38,16 @@ export interface VersionRecord {
   createdAt: number;
   /** The data contract version the version's features are bound to, if any. */
   contract: ContractBinding | null;
+  /**
+   * Reference statistics of the training data (per-field lower median of numeric fields, most frequent value of the
+   * others), used to impute at the serving edge; null when none were registered.
+   */
+  reference: {
+    rows: number;
+    medians: Record<string, number>;
+    modes: Record<string, string | number | boolean>;
+    source: string;
+  } | null;
 }
 
 /** A model version's binding to one version of a data contract. */
@@ -74,8 +86,13 @@ export interface DeploymentSpec {
   /** What a record that breaks the version's bound contract gets (default `reject` when a contract is bound). */
   validation?: {
     policy: 'reject' | 'impute' | 'fallback' | 'off';
-    /** The rule's answer for records that break the contract (policy `fallback`). */
+    /** The rule's answer for records that break the contract (policy `fallback`; exclusive with `fallbackVersion`). */
     fallback?: { prediction: number | string | boolean; probabilities?: Record<string, number> };
+    /**
+     * A version of the same model that answers records that break the contract (policy `fallback`; exclusive with
+     * `fallback`): not bound to the same contract version, and its features a subset of the contract's fields.
+     */
+    fallbackVersion?: number;
   };
 }
 
@@ -135,9 +152,11 @@ export interface AuditRecord {
 }
 
 /** Input for a new version; the repository assigns the id and the next number atomically. */
-export interface NewVersion extends Omit<VersionRecord, 'id' | 'modelId' | 'version' | 'contract'> {
+export interface NewVersion extends Omit<VersionRecord, 'id' | 'modelId' | 'version' | 'contract' | 'reference'> {
   /** The contract version to bind to (none when absent). */
   contract?: ContractBinding | null;
+  /** Reference statistics of the training data (none when absent). */
+  reference?: VersionRecord['reference'];
   /** Model-level fields used only when the model does not exist yet. */
   model: { description: string; owner: string; tags: Record<string, string> };
 }
@@ -371,7 +390,7 @@ export interface ChunkCommit {
 
 /** Datasets, their batches, stored rows, quarantine and window counts. */
 export interface DatasetStore {
-  /** Throws STORE_CONFLICT (details.dataset) when the name exists. */
+  /** Throws DATASET_EXISTS (details.dataset) when the name exists. */
   create(input: NewDataset): Promise<DatasetRecord>;
   get(name: string): Promise<DatasetRecord | undefined>;
   getById(id: number): Promise<DatasetRecord | undefined>;

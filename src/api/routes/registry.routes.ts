@@ -4,7 +4,7 @@ import { TarmacError } from '../../shared/errors.ts';
 import type { DeploymentSpec } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { sendProblem, toTarmacError } from '../problem.ts';
-import { aliasView, deploymentView, modelView, versionView } from '../views.ts';
+import { aliasView, deploymentView, lineageView, modelView, versionView } from '../views.ts';
 import { aliasBodySchema, deploymentBodySchema, modelNameParam, modelVersionParams, registerVersionSchema } from '../schemas.ts';
 
 type NameParams = { name: string };
@@ -21,7 +21,15 @@ interface RegisterBody {
   owner?: string;
   tags?: Record<string, string>;
   metrics?: Record<string, number>;
-  lineage?: { training_data?: string; training_data_sha256?: string; code_ref?: string; parent_version?: number };
+  lineage?: { training_data?: string; training_data_sha256?: string; code_ref?: string; parent_version?: number; dataset_batches?: string[] };
+  reference?: { rows: number; medians?: Record<string, number>; modes?: Record<string, string | number | boolean>; source?: string };
+}
+
+/** The contract policy as the JSON API takes it. */
+interface ValidationBody {
+  policy: 'reject' | 'impute' | 'fallback' | 'off';
+  fallback?: { prediction: number | string | boolean; probabilities?: Record<string, number> };
+  fallback_version?: number;
 }
 
 const aliasParams = {
@@ -110,7 +118,9 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
         trainingDataSha256: b.lineage.training_data_sha256,
         codeRef: b.lineage.code_ref,
         parentVersion: b.lineage.parent_version,
+        datasetBatches: b.lineage.dataset_batches,
       },
+      reference: b.reference && { rows: b.reference.rows, medians: b.reference.medians ?? {}, modes: b.reference.modes ?? {}, source: b.reference.source ?? '' },
     }, request.principal);
     return reply.code(201).header('location', `/v1/models/${version.modelName}/versions/${version.version}`).send(versionView(version));
   });
@@ -123,6 +133,11 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const { aliases } = await deps.registry.describeModel(request.params.name);
     return versionView(version, aliases);
   });
+
+  app.get<{ Params: VersionParams }>('/v1/models/:name/versions/:version/lineage', {
+    config: { permission: 'models:read' },
+    schema: { tags, summary: 'Data → model → deployments: the batches a version was trained on, the version, and where it serves now', params: modelVersionParams },
+  }, async (request) => lineageView(await deps.registry.lineage(request.params.name, request.params.version)));
 
   app.put<{ Params: AliasParams; Body: { version: number | string } }>('/v1/models/:name/aliases/:alias', {
     config: { permission: 'models:write' },
@@ -142,7 +157,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     schema: { tags: ['deployments'], summary: 'What serves the model', params: modelNameParam },
   }, async (request) => deploymentView(await deps.registry.getDeployment(request.params.name), deps.predict.isReady(request.params.name)));
 
-  app.put<{ Params: NameParams; Body: { version: number | string; batching?: { enabled?: boolean; max_batch_size?: number; max_queue_delay_ms?: number }; validation?: DeploymentSpec['validation'] } }>('/v1/models/:name/deployment', {
+  app.put<{ Params: NameParams; Body: { version: number | string; batching?: { enabled?: boolean; max_batch_size?: number; max_queue_delay_ms?: number }; validation?: ValidationBody } }>('/v1/models/:name/deployment', {
     config: { permission: 'deployments:write' },
     schema: { tags: ['deployments'], summary: 'Serve one version (number or alias); loads it before switching traffic', params: modelNameParam, body: deploymentBodySchema },
   }, async (request) => {
@@ -150,7 +165,13 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const batching = b && Object.fromEntries(Object.entries({
       enabled: b.enabled, maxBatchSize: b.max_batch_size, maxQueueDelayMs: b.max_queue_delay_ms,
     }).filter(([, v]) => v !== undefined));
-    const record = await deps.registry.deploy(request.params.name, request.body.version, request.principal, { batching, validation: request.body.validation });
+    const v = request.body.validation;
+    const validation: DeploymentSpec['validation'] = v && {
+      policy: v.policy,
+      ...(v.fallback !== undefined ? { fallback: v.fallback } : {}),
+      ...(v.fallback_version !== undefined ? { fallbackVersion: v.fallback_version } : {}),
+    };
+    const record = await deps.registry.deploy(request.params.name, request.body.version, request.principal, { batching, validation });
     // Answer once this replica serves the new version, so a client that deploys then predicts sees it.
     await deps.routes.refresh(request.params.name);
     return deploymentView(record, deps.predict.isReady(request.params.name));
