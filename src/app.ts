@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './api/index.ts';
 import { InProcessEventBus, type EventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
-import { DatasetService, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
+import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
 import { AuditLog, KeyService } from './security/index.ts';
@@ -112,7 +112,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const datasets = new DatasetService({ datasets: stores.datasets, contracts, audit, bus, clock, maskSecret });
   const ingest = new IngestService({
     datasets: stores.datasets, contracts, audit, bus, clock, log: log.child({ component: 'ingest' }),
-    maskSecret, chunkRows: config.ingestChunkRows,
+    maskSecret, chunkRows: config.ingestChunkRows, metrics: new IngestMetrics(metrics),
   });
   let nats: NatsDatasetConsumer | undefined;
   if (config.natsUrl !== undefined) {

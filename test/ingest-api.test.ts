@@ -187,6 +187,10 @@ for (const { name: storeName, skip, env, cleanup } of STORES) describe(`ingestio
       assert.equal(shown.quarantine_open, 9);
       const batches = (await t.call('GET', '/v1/datasets/pay-csv/batches')).json() as { batches: { counts: Counts }[] };
       assert.equal(batches.batches.length, 2);
+      const metrics = (await t.call('GET', '/metrics')).body;
+      assert.match(metrics, /tarmac_ingest_rows_total\{dataset="pay-csv",outcome="accepted"\} 3\n/);
+      assert.match(metrics, /tarmac_ingest_rows_total\{dataset="pay-csv",outcome="duplicate"\} 5\n/);
+      assert.match(metrics, /tarmac_ingest_batches_total\{dataset="pay-csv",status="completed"\} 2\n/);
       assert.equal(batches.batches[0]!.counts.accepted, 0, 'newest first');
     });
 

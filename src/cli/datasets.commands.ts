@@ -225,9 +225,11 @@ async function ingestFile(client: TarmacClient, dataset: string, file: string, c
   const tty = ctx.progress.isTTY === true && !ctx.asJson();
   const draw = () => {
     const seconds = (Date.now() - started) / 1000;
-    const rate = seconds > 0 ? lines / seconds : 0;
+    // A CSV's header line is not a row.
+    const rows = format === 'csv' ? Math.max(0, lines - 1) : lines;
+    const rate = seconds > 0 ? rows / seconds : 0;
     const eta = bytes > 0 && bytes < size ? ((size - bytes) / (bytes / seconds)) : 0;
-    ctx.progress.write(`\r${path.basename(file)}  ${Math.floor((100 * bytes) / Math.max(size, 1))}%  ${lines.toLocaleString('en')} rows  ${Math.round(rate).toLocaleString('en')} rows/s  ETA ${Math.ceil(eta)}s   `);
+    ctx.progress.write(`\r${path.basename(file)}  ${Math.floor((100 * bytes) / Math.max(size, 1))}%  ${rows.toLocaleString('en')} rows  ${Math.round(rate).toLocaleString('en')} rows/s  ETA ${Math.ceil(eta)}s   `);
   };
   const timer = tty ? setInterval(draw, 250) : undefined;
   const source = createReadStream(file);

@@ -18,3 +18,4 @@ export { csvCell, EXPORT_MEDIA_TYPES, toCsv, toJsonLines, toParquetFile } from '
 export type { ExportFormat } from './export.ts';
 export { NatsDatasetConsumer } from './nats-ingest.ts';
 export type { IngestItem, IngestMessage, MessageIngester, NatsDataset } from './nats-ingest.ts';
+export { IngestMetrics } from './ingest-metrics.ts';

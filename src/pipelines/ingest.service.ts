@@ -14,6 +14,7 @@ import type {
 import { eventTimeOf, timeliness, windowStart } from './event-time.ts';
 import type { EventTimePolicy } from './event-time.ts';
 import type { IngestMessage, MessageIngester } from './nats-ingest.ts';
+import type { IngestMetrics } from './ingest-metrics.ts';
 import { compileRecordKey } from './record-key.ts';
 import { csvCellTyper, recordItems } from './sources.ts';
 import type { SourceItem } from './sources.ts';
@@ -110,6 +111,7 @@ export class IngestService implements MessageIngester {
       /** Key for `mask` transformations that hash (HMAC-SHA256), so hashed values join across datasets but cannot be reversed by guessing. */
       maskSecret?: string;
       chunkRows?: number;
+      metrics?: IngestMetrics;
     },
   ) {
     this.chunkRows = deps.chunkRows ?? DEFAULT_CHUNK_ROWS;
@@ -301,6 +303,7 @@ export class IngestService implements MessageIngester {
 
   private async finish(dataset: DatasetRecord, batchId: string, status: 'completed' | 'failed', error?: string, sha256?: string): Promise<BatchRecord> {
     const batch = await this.deps.datasets.finishBatch(batchId, status, this.deps.clock.now(), error, sha256);
+    this.deps.metrics?.batches.inc({ dataset: dataset.name, status });
     await this.deps.bus.publish('batch.completed', { dataset: dataset.name, batchId, status, counts: batch.counts });
     return batch;
   }
@@ -403,10 +406,13 @@ export class IngestService implements MessageIngester {
         at: this.deps.clock.now(),
       });
       this.watermarks.set(datasetId, watermark);
-      return {
+      const counts: BatchCounts = {
         read: chunk.length, accepted: result.inserted, quarantined: quarantine.length,
         duplicates: duplicates + result.duplicates, late, tooLate,
       };
+      this.deps.metrics?.addChunk(pipeline.dataset.name, counts);
+      if (watermark !== null) this.deps.metrics?.watermark.set({ dataset: pipeline.dataset.name }, watermark / 1000);
+      return counts;
     });
   }
 
