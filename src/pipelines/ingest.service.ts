@@ -180,7 +180,12 @@ export class IngestService implements MessageIngester {
       await flush();
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === 'INGEST_UNREADABLE') await this.finish(dataset, batch.id, 'failed', (err as Error).message);
+      if (code === 'INGEST_UNREADABLE') {
+        await this.finish(dataset, batch.id, 'failed', (err as Error).message);
+        await this.deps.audit.failed(options.by, 'dataset.ingest', `dataset:${dataset.name}/batch:${batch.id}`, {
+          source: options.source, code, error: (err as Error).message,
+        });
+      }
       else this.deps.log.warn({ err, batch: batch.id, dataset: dataset.name }, 'ingestion interrupted; the batch stays resumable at its last checkpoint');
       throw err;
     }
