@@ -223,6 +223,7 @@ for (const { name: storeName, skip, env, cleanup } of STORES) describe(`ingestio
       ].join('\n');
       const res = await upload('pay-jsonl', jsonl, 'application/x-ndjson');
       assert.equal(res.statusCode, 201, res.body);
+      assert.equal((res.json() as { content_sha256: string }).content_sha256, createHash('sha256').update(jsonl).digest('hex'), 'hashed as read when no digest was sent');
       assert.deepEqual((res.json() as { counts: Counts }).counts, { read: 5, accepted: 1, quarantined: 4, duplicates: 0, late: 0, too_late: 0 });
       const rules = (await quarantine('pay-jsonl')).map((q) => q.reasons[0]!.rule);
       assert.deepEqual(rules, ['type', 'parse', 'not_object', 'unknown_field']);
@@ -269,6 +270,7 @@ for (const { name: storeName, skip, env, cleanup } of STORES) describe(`ingestio
       assert.deepEqual((res.json() as { counts: Counts }).counts, { read: 8, accepted: 3, quarantined: 5, duplicates: 0, late: 0, too_late: 0 });
       const reasons = (await quarantine('pay-http')).map((q) => `${q.row_number}:${q.reasons.map((r) => `${r.field} ${r.rule}`).join('|')}`);
       assert.deepEqual(reasons, ['2:/amount type', '5:/email required', '6:/amount maximum', '7:/id type', '8:/category enum']);
+      assert.match(String((res.json() as { content_sha256: string }).content_sha256), /^[0-9a-f]{64}$/, 'every batch records its content hash');
       const retry = await t.call('POST', '/v1/datasets/pay-http/records', { records });
       assert.deepEqual((retry.json() as { counts: Counts }).counts, { read: 8, accepted: 0, quarantined: 5, duplicates: 3, late: 0, too_late: 0 });
       assert.equal((await quarantine('pay-http')).length, 5, 'quarantine is idempotent for a retried request');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { compileValidator } from '../contracts/index.ts';
 import type { FieldRule, RecordValidator } from '../contracts/index.ts';
@@ -43,6 +44,8 @@ export interface IngestOptions {
   contentSha256?: string;
   /** Identifies the source for idempotent quarantine (default: the content hash, else the batch id). */
   sourceRef?: string;
+  /** The source's sha-256 (hex) once it has been read, when it was not known up front (recorded on the batch). */
+  finalSha256?: () => string | undefined;
   onProgress?: (progress: IngestProgress) => void;
   /** Validation against the contract (default true). Only benchmarks turn it off, to measure what it costs. */
   validate?: boolean;
@@ -189,7 +192,7 @@ export class IngestService implements MessageIngester {
       else this.deps.log.warn({ err, batch: batch.id, dataset: dataset.name }, 'ingestion interrupted; the batch stays resumable at its last checkpoint');
       throw err;
     }
-    const finished = await this.finish(dataset, batch.id, 'completed', undefined, options.contentSha256);
+    const finished = await this.finish(dataset, batch.id, 'completed', undefined, options.contentSha256 ?? options.finalSha256?.());
     await this.deps.audit.record(options.by, 'dataset.ingest', `dataset:${dataset.name}/batch:${batch.id}`, {
       source: options.source, sha256: finished.contentSha256, counts: finished.counts, resumed_from_row: resumedFrom || null,
     });
@@ -225,7 +228,8 @@ export class IngestService implements MessageIngester {
     for (let i = 0; i < chunk.length; i += this.chunkRows) {
       await this.commit(pipeline, batch.id, chunk.slice(i, i + this.chunkRows), true, false);
     }
-    const finished = await this.finish(dataset, batch.id, 'completed');
+    const sha256 = createHash('sha256').update(JSON.stringify(messages)).digest('hex');
+    const finished = await this.finish(dataset, batch.id, 'completed', undefined, sha256);
     await this.deps.audit.record(by, 'dataset.ingest', `dataset:${dataset.name}/batch:${batch.id}`, {
       source, messages: messages.length, counts: finished.counts,
     });

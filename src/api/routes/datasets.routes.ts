@@ -53,8 +53,15 @@ interface DatasetBody {
 
 /** Hashes and counts the bytes that pass, failing the stream once more than `limit` bytes arrived. */
 class DigestingLimit extends Transform {
-  readonly hash = createHash('sha256');
+  private readonly hash = createHash('sha256');
+  private hex: string | undefined;
   bytes = 0;
+
+  /** The sha-256 (hex) of every byte that passed; call once the stream has ended. */
+  digest(): string {
+    this.hex ??= this.hash.digest('hex');
+    return this.hex;
+  }
 
   constructor(private readonly limit: number) {
     super();
@@ -157,8 +164,9 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
         source: `file:${sourceName ?? `upload.${format}`}`,
         by: request.principal,
         contentSha256: expected,
+        finalSha256: () => counter.digest(),
       });
-      const actual = counter.hash.digest('hex');
+      const actual = counter.digest();
       if (expected !== undefined && actual !== expected) {
         throw new TarmacError('VALIDATION_FAILED', `the body's sha-256 ${actual} differs from the Content-Digest ${expected}: the upload was altered or cut short (rows read so far are stored; send the file again)`, {
           issues: [{ field: '/headers/content-digest', rule: 'digest', message: 'does not match the body' }],
@@ -194,8 +202,9 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
         collected.push(item);
         checkRecordCount(collected.length, deps.limits.maxIngestRecords);
       }
-      const ref = idempotencyRef(request) ?? `http:${counter.hash.digest('hex')}`;
-      return ingestResultView(await deps.ingest.ingest(dataset.name, collected, { source: 'http', by: request.principal, sourceRef: ref }));
+      const sha256 = counter.digest();
+      const ref = idempotencyRef(request) ?? `http:${sha256}`;
+      return ingestResultView(await deps.ingest.ingest(dataset.name, collected, { source: 'http', by: request.principal, sourceRef: ref, finalSha256: () => sha256 }));
     }
     const body = request.body as { records?: unknown } | null;
     if (typeof body !== 'object' || body === null || !Array.isArray(body.records)) {
@@ -205,8 +214,9 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
     }
     const records = body.records;
     checkRecordCount(records.length, deps.limits.maxIngestRecords);
-    const ref = idempotencyRef(request) ?? `http:${createHash('sha256').update(JSON.stringify(records)).digest('hex')}`;
-    return ingestResultView(await deps.ingest.ingestRecords(dataset.name, records, { source: 'http', by: request.principal, sourceRef: ref }));
+    const sha256 = createHash('sha256').update(JSON.stringify(records)).digest('hex');
+    const ref = idempotencyRef(request) ?? `http:${sha256}`;
+    return ingestResultView(await deps.ingest.ingestRecords(dataset.name, records, { source: 'http', by: request.principal, sourceRef: ref, finalSha256: () => sha256 }));
   });
 
   app.get<{ Params: NameParams; Querystring: { limit?: string } }>('/v1/datasets/:name/batches', {
