@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ApiError, clientOptionsFrom, TarmacClient } from './client.ts';
 import { addDatasetCommands } from './datasets.commands.ts';
+import { addDriftCommand } from './drift.command.ts';
 import { referenceOf } from '../serving/reference-stats.ts';
 import { isTarmacError } from '../shared/errors.ts';
 import { checkFile, contractOf, inferFromFile, localContractText, rowsOfFile } from './contract-files.ts';
@@ -228,6 +229,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     });
 
   addDatasetCommands(program, { client, emit, asJson, progress: process.stderr });
+  addDriftCommand(program, { emit, setExitCode: (code) => { process.exitCode = code; } });
 
   const alias = program.command('alias').description('movable names for versions');
   alias.command('set <name> <alias> <version>').description('point ALIAS of NAME at VERSION').action(async (name: string, aliasName: string, version: string) => {
