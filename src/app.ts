@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './api/index.ts';
 import { InProcessEventBus, type EventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
+import { MonitorMetrics, MonitorService } from './monitoring/index.ts';
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
@@ -35,6 +36,7 @@ export interface Tarmac {
   routes: RouteTable;
   datasets: DatasetService;
   ingest: IngestService;
+  monitor: MonitorService;
   predictionLogger: PredictionLogger;
   database: StoreDatabase;
   metrics: Registry;
@@ -106,6 +108,14 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const predict = new PredictService({
     routes, pool, source: stores.models, logger: predictionLogger, metrics: servingMetrics, clock, maxBatchRecords: config.maxBatchRecords,
   });
+  const monitor = new MonitorService({
+    store: stores.monitor, models: stores.models, audit, clock, log: log.child({ component: 'monitor' }),
+    metrics: new MonitorMetrics(metrics), windowSeconds: config.monitor.windowSeconds, graceSeconds: config.monitor.graceSeconds,
+  });
+  if (config.monitor.enabled) {
+    predictionLogger.addObserver((rows) => monitor.observe(rows));
+    monitor.start(Math.min(5_000, config.monitor.windowSeconds * 250));
+  }
   const feedback = new FeedbackService({ store: stores.predictions, logger: predictionLogger, metrics: servingMetrics, bus, clock });
 
   const maskSecret = config.piiHashKey ?? await piiHashKey(config.dataDir);
@@ -130,7 +140,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
   const api = await buildApp({
-    registry, contracts, predict, feedback, datasets, ingest, routes, keys, audit, metrics, log,
+    registry, contracts, predict, feedback, datasets, ingest, monitor, routes, keys, audit, metrics, log,
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
       maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,
@@ -141,7 +151,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
 
   let closed = false;
   return {
-    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, predictionLogger, database, metrics,
+    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, predictionLogger, database, metrics,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
     },
@@ -151,6 +161,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       await api.close();
       await nats?.close();
       await predictionLogger.close();
+      await monitor.close();
       await bus.close();
       // Sessions first (each after its last request), then the threads that hold them, then the routes' bookkeeping.
       await pool.close();

@@ -39,6 +39,8 @@ export interface Config {
   natsStream: string;
   /** Key for hashing PII in `mask` transformations; unset: a random key kept in `dataDir/pii-hash.key`. */
   piiHashKey: string | undefined;
+  /** The live monitor: on/off, its window size and how long a window waits for late events. */
+  monitor: { enabled: boolean; windowSeconds: number; graceSeconds: number };
 }
 
 /** Values that command-line flags may override. */
@@ -115,6 +117,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     natsUrl: natsUrlVar(env),
     natsStream: natsStreamVar(env),
     piiHashKey: env.TARMAC_PII_HASH_KEY || undefined,
+    monitor: {
+      enabled: boolVar(env, 'TARMAC_MONITOR', true),
+      windowSeconds: intVar(env, 'TARMAC_MONITOR_WINDOW_SECONDS', 300, 1, 86_400),
+      graceSeconds: intVar(env, 'TARMAC_MONITOR_GRACE_SECONDS', 10, 0, 3_600),
+    },
   };
   return Object.freeze(config);
 }

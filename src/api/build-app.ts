@@ -10,6 +10,7 @@ import { problemSchema } from './schemas.ts';
 import { adminRoutes } from './routes/admin.routes.ts';
 import { contractsRoutes } from './routes/contracts.routes.ts';
 import { datasetsRoutes } from './routes/datasets.routes.ts';
+import { monitorRoutes } from './routes/monitor.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { recordsRoutes } from './routes/records.routes.ts';
 import { registryRoutes } from './routes/registry.routes.ts';
@@ -71,6 +72,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   registryRoutes(app, deps);
   contractsRoutes(app, deps);
   datasetsRoutes(app, deps);
+  monitorRoutes(app, deps);
   adminRoutes(app, deps);
 
   app.get('/openapi.json', { config: { permission: 'models:read' }, schema: { hide: true } }, async () => app.swagger());

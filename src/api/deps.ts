@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { MonitorService } from '../monitoring/index.ts';
 import type { DatasetService, IngestService } from '../pipelines/index.ts';
 import type { ContractService, RegistryService } from '../registry/index.ts';
 import type { AuditLog, KeyService } from '../security/index.ts';
@@ -13,6 +14,7 @@ export interface ApiDeps {
   feedback: FeedbackService;
   datasets: DatasetService;
   ingest: IngestService;
+  monitor: MonitorService;
   routes: RouteTable;
   keys: KeyService;
   audit: AuditLog;

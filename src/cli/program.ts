@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { ApiError, clientOptionsFrom, TarmacClient } from './client.ts';
 import { addDatasetCommands } from './datasets.commands.ts';
 import { addDriftCommand } from './drift.command.ts';
+import { addMonitorCommands, putReferenceProfile } from './monitor.commands.ts';
 import { referenceOf } from '../serving/reference-stats.ts';
 import { isTarmacError } from '../shared/errors.ts';
 import { checkFile, contractOf, inferFromFile, localContractText, rowsOfFile } from './contract-files.ts';
@@ -100,7 +101,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     .option('--training-data-sha256 <hash>', 'lineage: the training data\'s hash')
     .option('--code-ref <ref>', 'lineage: the training code (e.g. a git commit)')
     .option('--contract <name[@version]>', 'bind to a data contract (default: its latest version); feature names must match its fields')
-    .option('--reference <file>', 'training data (.csv or .jsonl): per-feature medians and modes, imputed at the serving edge (policy impute)')
+    .option('--reference <file>', 'training data (.csv, .jsonl or .parquet): per-feature medians and modes (imputed at the serving edge under policy impute) and the reference profile live windows are compared with')
     .option('--trained-on <batch-id>', 'lineage: an ingestion batch the version was trained on (repeatable)', collect, [])
     .action(async (name: string, file: string, opts: RegisterOptions) => {
       // Check the options before uploading, so a typo does not leave an orphan artifact behind.
@@ -139,7 +140,10 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
         ...(reference ? { reference: { ...reference, medians: only(reference.medians), modes: only(reference.modes) } } : {}),
       };
       const version = await api.request<VersionView>('POST', `/v1/models/${encodeURIComponent(name)}/versions`, body);
-      emit(version, () => `registered ${version.model} version ${version.version} (sha256 ${version.artifact_sha256.slice(0, 12)}…, task ${version.signature.task}, features ${version.signature.features.map((f) => f.name).join(',') || '-'}${version.contract ? `, contract ${version.contract.name}@${version.contract.version}` : ''})`);
+      // The reference profile (what live windows are compared with) goes with the version.
+      const profiled = opts.reference === undefined ? undefined
+        : await putReferenceProfile(api, version.model, version.version, opts.reference, version.signature.features);
+      emit({ ...version, ...(profiled ? { reference_profile: profiled } : {}) }, () => `registered ${version.model} version ${version.version} (sha256 ${version.artifact_sha256.slice(0, 12)}…, task ${version.signature.task}, features ${version.signature.features.map((f) => f.name).join(',') || '-'}${version.contract ? `, contract ${version.contract.name}@${version.contract.version}` : ''})${profiled ? `; reference profile from ${profiled.rows} rows` : ''}`);
     });
   models.command('list').description('list models').action(async () => {
     const result = await client().request<{ models: Record<string, unknown>[] }>('GET', '/v1/models');
@@ -230,6 +234,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
 
   addDatasetCommands(program, { client, emit, asJson, progress: process.stderr });
   addDriftCommand(program, { emit, setExitCode: (code) => { process.exitCode = code; } });
+  addMonitorCommands(program, { client, emit });
 
   const alias = program.command('alias').description('movable names for versions');
   alias.command('set <name> <alias> <version>').description('point ALIAS of NAME at VERSION').action(async (name: string, aliasName: string, version: string) => {
@@ -360,7 +365,7 @@ interface VersionView {
   aliases: string[];
   metrics: Record<string, number>;
   created_at: string;
-  signature: { task: string; features: { name: string }[]; inputs: unknown[] };
+  signature: { task: string; features: { name: string; type?: string }[]; inputs: unknown[] };
   contract: { name: string; version: number } | null;
 }
 

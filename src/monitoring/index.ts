@@ -1,3 +1,10 @@
 /** Monitoring: drift statistics, drift reports and (as they land) profiles, windows, quality, performance and alerts. */
 export { binCounts, chooseMethod, columnDrift, DRIFT_METHODS, driftReport, METHOD_DEFAULTS } from './drift/report.ts';
 export type { ColumnDrift, ColumnKind, ColumnSamples, DriftMethod, DriftOptions, DriftReport } from './drift/report.ts';
+export { profileDrift, columnProfileDrift } from './drift/profile-drift.ts';
+export type { ProfileDriftOptions } from './drift/profile-drift.ts';
+export { MonitorService, OUTPUT_CONFIDENCE, OUTPUT_PREDICTION } from './monitor.service.ts';
+export type { WindowQuality, WindowSummary } from './monitor.service.ts';
+export { MonitorMetrics } from './monitor-metrics.ts';
+export { buildReferenceDatasetProfile, datasetProfileFromJSON, mergeDatasetProfiles } from './profile/index.ts';
+export type { DatasetProfile } from './profile/index.ts';

@@ -30,6 +30,7 @@ export class PredictionLogger {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private closed = false;
+  private readonly observers: ((rows: readonly PredictionRecord[]) => void)[] = [];
 
   constructor(
     private readonly deps: {
@@ -55,6 +56,11 @@ export class PredictionLogger {
     if (this.queuedRows >= this.deps.batchSize) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.deps.flushIntervalMs);
     return true;
+  }
+
+  /** Hands every written batch of rows to `fn` too (the monitor), off the request path; `fn` must not block. */
+  addObserver(fn: (rows: readonly PredictionRecord[]) => void): void {
+    this.observers.push(fn);
   }
 
   /** Writes everything buffered so far; resolves when it is in the store (feedback calls this before joining). */
@@ -108,6 +114,13 @@ export class PredictionLogger {
           latencyMs: batch.latencyMs,
         });
       });
+    }
+    for (const observe of this.observers) {
+      try {
+        observe(rows);
+      } catch (err) {
+        this.deps.log.error({ err }, 'a prediction observer failed');
+      }
     }
     for (let i = 0; i < rows.length; i += this.deps.batchSize) {
       const chunk = rows.slice(i, i + this.deps.batchSize);

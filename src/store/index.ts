@@ -4,13 +4,15 @@ import { KyselyContractStore } from './contract-store.ts';
 import { KyselyDatasetStore } from './dataset-store.ts';
 import { KyselyKeyStore } from './key-store.ts';
 import { KyselyModelStore } from './model-store.ts';
+import { KyselyMonitorStore } from './monitor-store.ts';
 import { KyselyPredictionStore } from './prediction-store.ts';
-import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore } from './records.ts';
+import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore } from './records.ts';
 
 export { openDatabase } from './database.ts';
 export type { OpenDatabaseOptions, StoreDatabase } from './database.ts';
 export type { Dialect, StoreConnection } from './dialect.ts';
 export { migrateToLatest } from './migrations.ts';
+export { KyselyMonitorStore };
 export { KyselyAuditStore, KyselyContractStore, KyselyDatasetStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
 export { FileBlobStore } from './blob-store.ts';
 export { AUDIT_GENESIS_HASH, auditHash, canonicalJson, verifyAuditChain } from './audit-hash.ts';
@@ -25,6 +27,7 @@ export interface Stores {
   predictions: PredictionStore;
   audit: AuditStore;
   contracts: ContractStore;
+  monitor: MonitorStore;
   datasets: DatasetStore;
 }
 
@@ -36,6 +39,7 @@ export function createStores(conn: StoreConnection): Stores {
     predictions: new KyselyPredictionStore(conn),
     audit: new KyselyAuditStore(conn),
     contracts: new KyselyContractStore(conn),
+    monitor: new KyselyMonitorStore(conn),
     datasets: new KyselyDatasetStore(conn),
   };
 }

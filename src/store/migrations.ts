@@ -255,6 +255,36 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('model_versions').addColumn('reference', 'text').execute();
       },
     },
+    '0004_monitoring': {
+      async up(db: AnyDb): Promise<void> {
+        await db.schema
+          .createTable('reference_profiles')
+          .addColumn('model', 'text', notNull)
+          .addColumn('version', 'integer', notNull)
+          .addColumn('rows', 'bigint', notNull)
+          .addColumn('profile', 'text', notNull)
+          .addColumn('source', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addPrimaryKeyConstraint('reference_profiles_pk', ['model', 'version'])
+          .execute();
+        await db.schema
+          .createTable('monitor_windows')
+          .addColumn('model', 'text', notNull)
+          .addColumn('version', 'integer', notNull)
+          .addColumn('variant', 'text', notNull)
+          .addColumn('window_start', 'bigint', notNull)
+          .addColumn('window_seconds', 'integer', notNull)
+          .addColumn('rows', 'bigint', notNull)
+          .addColumn('profile', 'text', notNull)
+          .addColumn('quality', 'text', notNull)
+          .addColumn('drift', 'text', notNull)
+          .addColumn('performance', 'text', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .addPrimaryKeyConstraint('monitor_windows_pk', ['model', 'version', 'variant', 'window_start', 'window_seconds'])
+          .execute();
+        await db.schema.createIndex('monitor_windows_model_start_idx').on('monitor_windows').columns(['model', 'window_start']).execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

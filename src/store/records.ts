@@ -424,3 +424,41 @@ export interface DatasetStore {
   readRows(datasetId: number, afterSeq: number, limit: number): Promise<DatasetRowRecord[]>;
   windows(datasetId: number, limit: number): Promise<WindowCountsRecord[]>;
 }
+
+/** A version's reference profile (features and outputs), as JSON text from the monitoring module. */
+export interface ReferenceProfileRecord {
+  model: string;
+  version: number;
+  rows: number;
+  /** `DatasetProfile.toJSON()` text. */
+  profile: string;
+  source: string;
+  createdAt: number;
+}
+
+/** One closed (or updated) monitoring window of one variant. */
+export interface MonitorWindowRecord {
+  model: string;
+  version: number;
+  variant: string;
+  windowStart: number;
+  windowSeconds: number;
+  rows: number;
+  /** JSON text of the window's profile, quality, drift report and performance accumulators. */
+  profile: string;
+  quality: string;
+  drift: string;
+  performance: string;
+  updatedAt: number;
+}
+
+/** Reference profiles and monitoring windows. */
+export interface MonitorStore {
+  putReference(record: ReferenceProfileRecord): Promise<void>;
+  getReference(model: string, version: number): Promise<ReferenceProfileRecord | undefined>;
+  /** Inserts or replaces the window (same model, version, variant, start and size). */
+  putWindow(record: MonitorWindowRecord): Promise<void>;
+  /** Windows of a model, newest first, optionally of one version/variant, started at or after `since`. */
+  listWindows(model: string, options: { version?: number; variant?: string; since?: number; limit: number }): Promise<MonitorWindowRecord[]>;
+  getWindow(model: string, version: number, variant: string, windowStart: number, windowSeconds: number): Promise<MonitorWindowRecord | undefined>;
+}

@@ -5,6 +5,8 @@ import type { Generated } from 'kysely';
  * BIGINT columns, JSON documents are TEXT, so one set of migrations serves SQLite and PostgreSQL alike.
  */
 export interface Database {
+  reference_profiles: ReferenceProfilesTable;
+  monitor_windows: MonitorWindowsTable;
   models: ModelsTable;
   model_versions: ModelVersionsTable;
   aliases: AliasesTable;
@@ -215,4 +217,28 @@ export interface DatasetWindowsTable {
   rows: number;
   late: number;
   too_late: number;
+}
+
+export interface ReferenceProfilesTable {
+  model: string;
+  version: number;
+  rows: number;
+  /** JSON DatasetProfile. */
+  profile: string;
+  source: string;
+  created_at: number;
+}
+
+export interface MonitorWindowsTable {
+  model: string;
+  version: number;
+  variant: string;
+  window_start: number;
+  window_seconds: number;
+  rows: number;
+  profile: string;
+  quality: string;
+  drift: string;
+  performance: string;
+  updated_at: number;
 }

@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify';
+import { TarmacError } from '../../shared/errors.ts';
+import type { ApiDeps } from '../deps.ts';
+
+type VersionParams = { name: string; version: string };
+
+const versionParams = {
+  type: 'object',
+  required: ['name', 'version'],
+  properties: { name: { type: 'string', maxLength: 200 }, version: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } },
+} as const;
+
+/** Monitoring over HTTP: a version's reference profile, and the monitor's windows (drift, quality) per variant. */
+export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const tags = ['monitoring'];
+
+  app.put<{ Params: VersionParams; Body: { profile: unknown; source?: string } }>('/v1/models/:name/versions/:version/reference-profile', {
+    config: { permission: 'models:write' },
+    bodyLimit: 64 * 1024 * 1024,
+    schema: {
+      tags,
+      summary: 'Set the version\'s reference profile (per feature: fixed bins, categories, sketch, sample), which live windows are compared with',
+      description: '`tarmac models register --reference FILE` and `tarmac monitor reference` build the profile from training data and send it.',
+      params: versionParams,
+      body: {
+        type: 'object', required: ['profile'], additionalProperties: false,
+        properties: { profile: { type: 'object' }, source: { type: 'string', maxLength: 500 } },
+      },
+    },
+  }, async (request) => {
+    const { name, version } = request.params;
+    const result = await deps.monitor.setReference(name, Number(version), request.body.profile, request.body.source ?? '', request.principal);
+    return { model: name, version: Number(version), rows: result.rows, columns: result.columns };
+  });
+
+  app.get<{ Params: VersionParams }>('/v1/models/:name/versions/:version/reference-profile', {
+    config: { permission: 'models:read' },
+    schema: { tags, summary: 'The version\'s reference profile', params: versionParams },
+  }, async (request) => {
+    const { name, version } = request.params;
+    const ref = await deps.monitor.reference(name, Number(version));
+    if (!ref) {
+      throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `model ${name} version ${version} has no reference profile`, { details: { model: name, version: Number(version), reference: false } });
+    }
+    return { model: name, version: Number(version), rows: ref.rows, source: ref.source, profile: ref.profile.toJSON() };
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { version?: string; variant?: string; since?: string; limit?: string } }>('/v1/models/:name/monitor/windows', {
+    config: { permission: 'models:read' },
+    schema: {
+      tags,
+      summary: 'The monitor\'s windows of a model, newest first (open windows of this replica first): drift per feature and for the dataset, data quality, volume',
+      params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } },
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          version: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' },
+          variant: { type: 'string', maxLength: 100 },
+          since: { type: 'string', format: 'date-time' },
+          limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$' },
+        },
+      },
+    },
+  }, async (request) => {
+    const q = request.query;
+    const windows = await deps.monitor.windows(request.params.name, {
+      version: q.version === undefined ? undefined : Number(q.version),
+      variant: q.variant,
+      since: q.since === undefined ? undefined : Date.parse(q.since),
+      limit: Number(q.limit ?? 50),
+    });
+    return { model: request.params.name, windows };
+  });
+}

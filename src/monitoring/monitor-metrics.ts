@@ -1,0 +1,30 @@
+import { Gauge, type Registry } from 'prom-client';
+
+type VariantLabels = 'model' | 'version' | 'variant';
+
+/** The monitor's Prometheus gauges, set when a window closes (names used by deploy/prometheus/tarmac-alerts.yml). */
+export class MonitorMetrics {
+  readonly driftScore: Gauge<VariantLabels | 'feature' | 'method'>;
+  readonly featureDrift: Gauge<VariantLabels | 'feature'>;
+  readonly driftShare: Gauge<VariantLabels>;
+  readonly nullRate: Gauge<VariantLabels | 'feature'>;
+  readonly unseenCategoryRate: Gauge<VariantLabels | 'feature'>;
+  readonly outOfRangeRate: Gauge<VariantLabels | 'feature'>;
+  readonly windowRows: Gauge<VariantLabels>;
+  readonly volumeRatio: Gauge<VariantLabels>;
+  readonly performance: Gauge<VariantLabels | 'metric'>;
+
+  constructor(registry: Registry) {
+    const g = <L extends string>(name: string, help: string, labelNames: L[]) => new Gauge<L>({ name, help, labelNames, registers: [registry] });
+    const variant: VariantLabels[] = ['model', 'version', 'variant'];
+    this.driftScore = g('tarmac_monitor_drift_score', 'The drift method\'s headline value for a feature in the last closed window (KS D, normed Wasserstein, JS distance, PSI, chi-square)', [...variant, 'feature', 'method']);
+    this.featureDrift = g('tarmac_monitor_feature_drift', '1 when the feature drifted in the last closed window, else 0', [...variant, 'feature']);
+    this.driftShare = g('tarmac_monitor_drift_share', 'Share of features that drifted in the last closed window', variant);
+    this.nullRate = g('tarmac_monitor_null_rate', 'Share of null (missing) values of a feature in the last closed window', [...variant, 'feature']);
+    this.unseenCategoryRate = g('tarmac_monitor_unseen_category_rate', 'Share of values of a categorical feature outside the reference\'s categories in the last closed window', [...variant, 'feature']);
+    this.outOfRangeRate = g('tarmac_monitor_out_of_range_rate', 'Share of values of a numeric feature outside the reference\'s [min, max] in the last closed window', [...variant, 'feature']);
+    this.windowRows = g('tarmac_monitor_window_rows', 'Records in the last closed window', variant);
+    this.volumeRatio = g('tarmac_monitor_volume_ratio', 'Records in the last closed window ÷ the mean of the previous windows (1 = as usual)', variant);
+    this.performance = g('tarmac_monitor_performance', 'A performance metric (accuracy, f1, roc_auc, log_loss, mae, rmse, r2, estimated_accuracy, …) of the last window with labels', [...variant, 'metric']);
+  }
+}

@@ -1,0 +1,382 @@
+import type { AuditLog, Principal } from '../security/index.ts';
+import type { Clock } from '../shared/clock.ts';
+import { TarmacError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { ModelStore, MonitorStore, MonitorWindowRecord, PredictionRecord, VersionRecord } from '../store/index.ts';
+import { profileDrift } from './drift/profile-drift.ts';
+import type { DriftReport } from './drift/report.ts';
+import type { MonitorMetrics } from './monitor-metrics.ts';
+import {
+  categoricalSpec, datasetProfileBuilder, datasetProfileFromJSON, mergeDatasetProfiles, numericSpec,
+} from './profile/index.ts';
+import type { DatasetProfile, DatasetProfileBuilder, DatasetSpec } from './profile/index.ts';
+
+/** The output columns a window profiles beside the features. */
+export const OUTPUT_PREDICTION = 'output.prediction';
+export const OUTPUT_CONFIDENCE = 'output.confidence';
+
+/** Data quality of one window, per feature and overall. */
+export interface WindowQuality {
+  rows: number;
+  /** Per feature: null share, invalid share, share outside the reference's categories or [min, max]. */
+  features: Record<string, { null_rate: number; invalid_rate: number; unseen_category_rate?: number; out_of_range_rate?: number }>;
+  /** Records ÷ the mean of the previous closed windows of the same variant (null before there are any). */
+  volume_ratio: number | null;
+}
+
+/** What the monitor concluded about one window. */
+export interface WindowSummary {
+  model: string;
+  version: number;
+  variant: string;
+  window_start: string;
+  window_seconds: number;
+  rows: number;
+  closed: boolean;
+  drift: DriftReport | null;
+  quality: WindowQuality;
+}
+
+interface Context {
+  version: VersionRecord;
+  reference: DatasetProfile | null;
+  spec: DatasetSpec;
+  features: string[];
+  ranges: Map<string, { min: number; max: number }>;
+}
+
+interface WindowState {
+  key: string;
+  model: string;
+  version: number;
+  variant: string;
+  start: number;
+  builder: DatasetProfileBuilder;
+  rows: number;
+  outOfRange: Map<string, number>;
+  /** What a previous run of this replica stored for the same window before a restart (merged in at close). */
+  base: { profile: DatasetProfile; rows: number } | null;
+}
+
+const MAX_QUEUED_ROWS = 200_000;
+const VOLUME_HISTORY = 12;
+
+/**
+ * The live monitor: consumes prediction events (as the prediction log writes them) into tumbling windows per model,
+ * version and variant, each a mergeable profile of the features and outputs with bounded memory; when a window
+ * closes it is compared with the version's reference profile (drift per feature, dataset drift share), its data
+ * quality is summarised, it is stored, the gauges are set and listeners (alerts) are told.
+ */
+export class MonitorService {
+  private readonly contexts = new Map<string, Promise<Context>>();
+  private readonly open = new Map<string, WindowState>();
+  private readonly history = new Map<string, number[]>();
+  private queue: PredictionRecord[] = [];
+  private draining: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private dropped = 0;
+  private readonly windowMs: number;
+  private readonly graceMs: number;
+
+  constructor(
+    private readonly deps: {
+      store: MonitorStore;
+      models: Pick<ModelStore, 'getVersion'>;
+      audit: AuditLog;
+      clock: Clock;
+      log: Logger;
+      metrics?: MonitorMetrics;
+      /** Window size (default 300 s). */
+      windowSeconds: number;
+      /** How long after its end a window waits for late events before it closes (default 10 s). */
+      graceSeconds?: number;
+      /** Told of every closed window, after it is stored (alerts evaluate here). */
+      onWindowClosed?: (summary: WindowSummary) => void | Promise<void>;
+    },
+  ) {
+    this.windowMs = deps.windowSeconds * 1000;
+    this.graceMs = (deps.graceSeconds ?? 10) * 1000;
+  }
+
+  /** Takes answered records (never blocks; beyond a bounded queue they are dropped and counted). */
+  observe(rows: readonly PredictionRecord[]): void {
+    if (this.queue.length + rows.length > MAX_QUEUED_ROWS) {
+      this.dropped += rows.length;
+      return;
+    }
+    for (const r of rows) this.queue.push(r);
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  /** Resolves once every observed record is in a window (tests and shutdown). */
+  async settle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** Records dropped because the monitor fell behind. */
+  get droppedRows(): number {
+    return this.dropped;
+  }
+
+  /** Starts closing due windows every `intervalMs`. */
+  start(intervalMs = 5_000): void {
+    this.timer ??= setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ err }, 'monitor tick failed')), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Closes the windows whose end (plus the grace period) has passed; returns their summaries. */
+  async tick(now = this.deps.clock.now()): Promise<WindowSummary[]> {
+    await this.settle();
+    const due = [...this.open.values()].filter((w) => w.start + this.windowMs + this.graceMs <= now);
+    const out: WindowSummary[] = [];
+    for (const w of due) out.push(await this.closeWindow(w, true));
+    return out;
+  }
+
+  /** Stops the timer and stores every open window as it stands (not closed), so a restart loses no counts. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.settle();
+    for (const w of [...this.open.values()]) await this.closeWindow(w, false).catch((err: unknown) => this.deps.log.error({ err }, 'could not store an open window'));
+  }
+
+  /**
+   * Sets a version's reference profile (features; `DatasetProfile.toJSON()`), audited. Throws
+   * REGISTRY_VERSION_NOT_FOUND, or VALIDATION_FAILED for a malformed profile or columns that are not the version's
+   * features.
+   */
+  async setReference(model: string, version: number, profileJson: unknown, source: string, by: Principal): Promise<{ rows: number; columns: string[] }> {
+    const record = await this.deps.models.getVersion(model, version);
+    if (!record) {
+      throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { details: { model, version } });
+    }
+    const profile = datasetProfileFromJSON(profileJson);
+    const features = new Set(record.signature.features.map((f) => f.name));
+    const unknown = [...profile.columns.keys()].filter((c) => !features.has(c));
+    if (unknown.length > 0) {
+      throw new TarmacError('VALIDATION_FAILED', `the reference profile has columns that are not features of ${model} v${version}: ${unknown.join(', ')}`, {
+        issues: unknown.map((c) => ({ field: `/profile/columns/${c}`, rule: 'feature', message: 'is not a feature of the version' })),
+      });
+    }
+    const text = JSON.stringify(profile.toJSON());
+    await this.deps.store.putReference({ model, version, rows: profile.rows, profile: text, source, createdAt: this.deps.clock.now() });
+    this.contexts.delete(`${model}\u0000${version}`);
+    await this.deps.audit.record(by, 'monitor.reference.set', `model:${model}/${version}`, { rows: profile.rows, columns: [...profile.columns.keys()], source });
+    return { rows: profile.rows, columns: [...profile.columns.keys()] };
+  }
+
+  /** A version's reference profile, if it has one. */
+  async reference(model: string, version: number): Promise<{ profile: DatasetProfile; source: string; rows: number } | undefined> {
+    const r = await this.deps.store.getReference(model, version);
+    return r ? { profile: datasetProfileFromJSON(r.profile), source: r.source, rows: r.rows } : undefined;
+  }
+
+  /** Stored windows of a model, newest first, with the open ones of this replica first. */
+  async windows(model: string, options: { version?: number; variant?: string; since?: number; limit: number }): Promise<WindowSummary[]> {
+    await this.settle();
+    const openOnes = [...this.open.values()]
+      .filter((w) => w.model === model && (options.version === undefined || w.version === options.version) && (options.variant === undefined || w.variant === options.variant))
+      .sort((a, b) => b.start - a.start);
+    const live: WindowSummary[] = [];
+    for (const w of openOnes) live.push(await this.summarise(w, false));
+    const stored = await this.deps.store.listWindows(model, options);
+    const seen = new Set(live.map((s) => `${s.version}/${s.variant}/${s.window_start}`));
+    return [...live, ...stored.map(fromRecord).filter((s) => !seen.has(`${s.version}/${s.variant}/${s.window_start}`))].slice(0, options.limit);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const rows = this.queue;
+      this.queue = [];
+      for (const row of rows) {
+        try {
+          await this.add(row);
+        } catch (err) {
+          this.deps.log.error({ err, model: row.model }, 'monitor could not take a prediction event');
+        }
+      }
+    }
+  }
+
+  private async add(row: PredictionRecord): Promise<void> {
+    const ctx = await this.context(row.model, row.version);
+    if (!ctx) return;
+    const start = Math.floor(row.createdAt / this.windowMs) * this.windowMs;
+    const key = `${row.model}\u0000${row.version}\u0000${row.variant}\u0000${start}`;
+    let w = this.open.get(key);
+    if (!w) {
+      const stored = await this.deps.store.getWindow(row.model, row.version, row.variant, start, this.windowMs / 1000);
+      let base: WindowState['base'] = null;
+      if (stored && !(JSON.parse(stored.quality) as { closed?: boolean }).closed) {
+        try {
+          base = { profile: datasetProfileFromJSON(stored.profile), rows: stored.rows };
+        } catch {
+          base = null; // a profile stored under another spec (the reference changed): start afresh
+        }
+      }
+      w = this.open.get(key);
+      if (!w) {
+        w = {
+          key, model: row.model, version: row.version, variant: row.variant, start,
+          builder: datasetProfileBuilder(ctx.spec, { seed: (start / this.windowMs) ^ hash(row.variant) }),
+          rows: 0, outOfRange: new Map(), base,
+        };
+        this.open.set(key, w);
+      }
+    }
+    const flat: Record<string, unknown> = {};
+    const inputs = row.inputs;
+    if (typeof inputs === 'object' && inputs !== null && !Array.isArray(inputs)) {
+      for (const f of ctx.features) {
+        const v = (inputs as Record<string, unknown>)[f];
+        flat[f] = v;
+        const range = ctx.ranges.get(f);
+        if (range && typeof v === 'number' && (v < range.min || v > range.max)) w.outOfRange.set(f, (w.outOfRange.get(f) ?? 0) + 1);
+      }
+    }
+    const out = row.outputs as { prediction?: unknown; value?: unknown; probabilities?: Record<string, number> } | null;
+    if (out && typeof out === 'object') {
+      flat[OUTPUT_PREDICTION] = out.prediction ?? out.value;
+      if (out.probabilities && typeof out.probabilities === 'object') {
+        let max = -Infinity;
+        for (const p of Object.values(out.probabilities)) if (typeof p === 'number' && p > max) max = p;
+        if (max > -Infinity) flat[OUTPUT_CONFIDENCE] = max;
+      }
+    }
+    w.builder.add(flat);
+    w.rows++;
+  }
+
+  private context(model: string, version: number): Promise<Context | undefined> {
+    const key = `${model}\u0000${version}`;
+    let ctx = this.contexts.get(key);
+    if (!ctx) {
+      ctx = this.loadContext(model, version);
+      this.contexts.set(key, ctx);
+      // A failed load is retried on the next event rather than cached.
+      ctx.catch(() => this.contexts.delete(key));
+    }
+    return ctx.catch(() => undefined);
+  }
+
+  private async loadContext(model: string, version: number): Promise<Context> {
+    const record = await this.deps.models.getVersion(model, version);
+    if (!record) throw new Error(`unknown version ${model} v${version}`);
+    const stored = await this.deps.store.getReference(model, version);
+    const reference = stored ? datasetProfileFromJSON(stored.profile) : null;
+    const features = record.signature.features.map((f) => f.name);
+    const spec: DatasetSpec = {};
+    const ranges = new Map<string, { min: number; max: number }>();
+    for (const f of record.signature.features) {
+      const col = reference?.column(f.name);
+      if (col) {
+        spec[f.name] = col.spec;
+        if (col.kind === 'numeric' && col.min !== undefined && col.max !== undefined) ranges.set(f.name, { min: col.min, max: col.max });
+      } else {
+        spec[f.name] = f.type === 'string' || f.type === 'bool' ? categoricalSpec([]) : numericSpec([]);
+      }
+    }
+    const classifier = record.signature.task === 'classification';
+    spec[OUTPUT_PREDICTION] = classifier ? categoricalSpec((record.signature.classLabels ?? []).map(String)) : numericSpec([]);
+    if (classifier) spec[OUTPUT_CONFIDENCE] = numericSpec([0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]);
+    return { version: record, reference, spec, features, ranges };
+  }
+
+  private async closeWindow(w: WindowState, closed: boolean): Promise<WindowSummary> {
+    const summary = await this.summarise(w, closed);
+    const profile = this.profileOf(w);
+    await this.deps.store.putWindow({
+      model: w.model, version: w.version, variant: w.variant, windowStart: w.start, windowSeconds: this.windowMs / 1000,
+      rows: summary.rows, profile: JSON.stringify(profile.toJSON()), quality: JSON.stringify({ ...summary.quality, closed }),
+      drift: JSON.stringify(summary.drift), performance: JSON.stringify({}), updatedAt: this.deps.clock.now(),
+    } satisfies MonitorWindowRecord);
+    if (!closed) return summary;
+    this.open.delete(w.key);
+    const historyKey = `${w.model}\u0000${w.version}\u0000${w.variant}`;
+    const past = this.history.get(historyKey) ?? [];
+    past.push(summary.rows);
+    if (past.length > VOLUME_HISTORY) past.shift();
+    this.history.set(historyKey, past);
+    this.publish(summary);
+    try {
+      await this.deps.onWindowClosed?.(summary);
+    } catch (err) {
+      this.deps.log.error({ err, model: w.model }, 'a window listener failed');
+    }
+    return summary;
+  }
+
+  /** The window's profile, merged with what was stored for it before a restart. */
+  private profileOf(w: WindowState): DatasetProfile {
+    const built = w.builder.build();
+    if (!w.base) return built;
+    try {
+      return mergeDatasetProfiles(w.base.profile, built);
+    } catch {
+      return built;
+    }
+  }
+
+  private async summarise(w: WindowState, closed: boolean): Promise<WindowSummary> {
+    const ctx = await this.context(w.model, w.version);
+    const profile = this.profileOf(w);
+    const rows = profile.rows;
+    const drift = ctx?.reference ? profileDrift(ctx.reference, profile, { columns: ctx.features.filter((f) => ctx.reference!.column(f)) }) : null;
+    const features: WindowQuality['features'] = {};
+    for (const f of ctx?.features ?? []) {
+      const col = profile.column(f);
+      if (!col) continue;
+      const q: WindowQuality['features'][string] = { null_rate: col.nullRate, invalid_rate: col.invalidRate };
+      const ref = ctx?.reference?.column(f);
+      if (ref && col.kind === 'categorical') q.unseen_category_rate = col.valid === 0 ? 0 : col.other / col.valid;
+      if (ctx?.ranges.has(f)) q.out_of_range_rate = col.valid === 0 ? 0 : (w.outOfRange.get(f) ?? 0) / col.valid;
+      features[f] = q;
+    }
+    const past = this.history.get(`${w.model}\u0000${w.version}\u0000${w.variant}`) ?? [];
+    const mean = past.length === 0 ? 0 : past.reduce((a, b) => a + b, 0) / past.length;
+    return {
+      model: w.model, version: w.version, variant: w.variant, window_start: new Date(w.start).toISOString(),
+      window_seconds: this.windowMs / 1000, rows, closed, drift,
+      quality: { rows, features, volume_ratio: mean > 0 ? rows / mean : null },
+    };
+  }
+
+  private publish(s: WindowSummary): void {
+    const m = this.deps.metrics;
+    if (!m) return;
+    const labels = { model: s.model, version: String(s.version), variant: s.variant };
+    m.windowRows.set(labels, s.rows);
+    if (s.quality.volume_ratio !== null) m.volumeRatio.set(labels, s.quality.volume_ratio);
+    for (const [feature, q] of Object.entries(s.quality.features)) {
+      m.nullRate.set({ ...labels, feature }, q.null_rate);
+      if (q.unseen_category_rate !== undefined) m.unseenCategoryRate.set({ ...labels, feature }, q.unseen_category_rate);
+      if (q.out_of_range_rate !== undefined) m.outOfRangeRate.set({ ...labels, feature }, q.out_of_range_rate);
+    }
+    if (s.drift) {
+      m.driftShare.set(labels, s.drift.drift_share);
+      for (const c of s.drift.columns) {
+        if (Number.isNaN(c.statistic)) continue;
+        m.driftScore.set({ ...labels, feature: c.column, method: c.method }, c.statistic);
+        m.featureDrift.set({ ...labels, feature: c.column }, c.drift ? 1 : 0);
+      }
+    }
+  }
+}
+
+function fromRecord(r: MonitorWindowRecord): WindowSummary {
+  const { closed = true, ...quality } = JSON.parse(r.quality) as WindowQuality & { closed?: boolean };
+  return {
+    model: r.model, version: r.version, variant: r.variant, window_start: new Date(r.windowStart).toISOString(),
+    window_seconds: r.windowSeconds, rows: r.rows, closed,
+    drift: JSON.parse(r.drift) as DriftReport | null, quality,
+  };
+}
+
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}

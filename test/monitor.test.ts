@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { installDemo } from '../src/cli/demo.ts';
+import { referenceProfileOf } from '../src/cli/monitor.commands.ts';
+import { readCsvRows } from '../src/contracts/index.ts';
+import type { WindowSummary } from '../src/monitoring/index.ts';
+import { FakeClock } from '../src/shared/clock.ts';
+import { ROOT, startTestTarmac, type TestTarmac } from './support.ts';
+
+// The live monitor end to end: the demo model with a reference profile from its training data, traffic through the
+// records API in two 60-second windows (the second with income tripled and a new employment type), windows closed by
+// the clock, drift and quality read back over HTTP and from /metrics.
+
+const WINDOW_MS = 60_000;
+const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
+const clock = new FakeClock(T0);
+let t: TestTarmac;
+let sample: Record<string, unknown>[] = [];
+
+before(async () => {
+  t = await startTestTarmac({ TARMAC_MONITOR_WINDOW_SECONDS: '60', TARMAC_MONITOR_GRACE_SECONDS: '5' }, { clock });
+  await installDemo(t.tarmac);
+  const csv = path.join(ROOT, 'demo/loans-demo.csv');
+  const features = ['income', 'loan_amount', 'age', 'credit_history_years', 'debt_ratio'].map((name) => ({ name, type: 'float' }))
+    .concat([{ name: 'employment_type', type: 'string' }]);
+  const { profile, rows } = await referenceProfileOf(csv, features);
+  assert.equal(rows, 4000);
+  const put = await t.call('PUT', '/v1/models/loan-default/versions/1/reference-profile', { profile, source: 'loans-demo.csv' });
+  assert.equal(put.statusCode, 200, put.body);
+  for await (const row of readCsvRows(csv)) {
+    const { default: _label, ...features } = row;
+    sample.push(features);
+  }
+  sample = sample.slice(0, 1200);
+});
+
+after(async () => {
+  await t.close();
+});
+
+async function predict(records: Record<string, unknown>[]): Promise<void> {
+  for (let i = 0; i < records.length; i += 100) {
+    const res = await t.call('POST', '/v1/models/loan-default/predict', { records: records.slice(i, i + 100) });
+    assert.equal(res.statusCode, 200, res.body);
+  }
+}
+
+test('a reference profile is refused when its columns are not the version\'s features; shown when set', async () => {
+  const bad = await t.call('PUT', '/v1/models/loan-default/versions/1/reference-profile', { profile: { v: 1, rows: 0, columns: { nope: { v: 1 } } } });
+  assert.equal(bad.statusCode, 400);
+  const missing = await t.call('PUT', '/v1/models/loan-default/versions/9/reference-profile', { profile: { v: 1, rows: 0, columns: {} } });
+  assert.equal(missing.statusCode, 404);
+  const shown = await t.call('GET', '/v1/models/loan-default/versions/1/reference-profile');
+  assert.equal(shown.statusCode, 200);
+  assert.equal((shown.json() as { rows: number }).rows, 4000);
+});
+
+test('windows close on time; the shifted window shows drift on income and unseen categories, the calm one does not', async () => {
+  await predict(sample.slice(0, 600));
+  clock.advance(WINDOW_MS);
+  const shifted = sample.slice(600, 1200).map((r, i) => ({ ...r, income: (r.income as number) * 3, employment_type: i % 4 === 0 ? 'gig_worker' : r.employment_type }));
+  // The contract is not bound to this demo version, so the new category is answered (and monitored), not refused.
+  await predict(shifted);
+  await t.tarmac.predictionLogger.flush();
+
+  const open = (await t.call('GET', '/v1/models/loan-default/monitor/windows')).json() as { windows: WindowSummary[] };
+  assert.equal(open.windows.length, 2);
+  assert.ok(open.windows.every((w) => !w.closed), 'both windows are still open');
+
+  clock.advance(WINDOW_MS + 5_000);
+  const closed = await t.tarmac.monitor.tick();
+  assert.equal(closed.length, 2);
+
+  const res = await t.call('GET', '/v1/models/loan-default/monitor/windows?variant=stable');
+  assert.equal(res.statusCode, 200, res.body);
+  const [second, first] = (res.json() as { windows: WindowSummary[] }).windows;
+  assert.ok(first && second);
+  assert.equal(first.window_start, new Date(T0).toISOString());
+  assert.equal(first.rows, 600);
+  assert.equal(second.rows, 600);
+  assert.ok(first.closed && second.closed);
+
+  const byColumn = (w: WindowSummary) => new Map(w.drift!.columns.map((c) => [c.column, c]));
+  const calm = byColumn(first);
+  const moved = byColumn(second);
+  assert.equal(calm.get('income')!.method, 'wasserstein', 'reference of 4,000 rows: Evidently picks the normed Wasserstein distance');
+  assert.equal(calm.get('income')!.drift, false);
+  assert.equal(first.drift!.dataset_drift, false);
+  assert.equal(moved.get('income')!.drift, true);
+  assert.ok(moved.get('income')!.statistic > 1);
+  assert.equal(moved.get('employment_type')!.method, 'jensenshannon');
+  assert.equal(moved.get('employment_type')!.drift, true);
+  // Unshifted features stay near the 0.1 threshold at 600 rows (sampling noise), far from the shifted one.
+  assert.ok(moved.get('age')!.statistic < 0.2 && moved.get('debt_ratio')!.statistic < 0.1);
+  assert.ok(second.quality.features.employment_type!.unseen_category_rate! > 0.2);
+  assert.equal(first.quality.features.employment_type!.unseen_category_rate, 0);
+  assert.ok(second.quality.features.income!.out_of_range_rate! > 0.03, 'tripled incomes above the reference maximum');
+  assert.equal(first.quality.features.income!.out_of_range_rate, 0);
+  assert.equal(second.quality.volume_ratio, 1, 'as many rows as the window before');
+
+  const metrics = (await t.call('GET', '/metrics')).body;
+  assert.match(metrics, /tarmac_monitor_feature_drift\{model="loan-default",version="1",variant="stable",feature="income"\} 1/);
+  assert.match(metrics, /tarmac_monitor_drift_score\{model="loan-default",version="1",variant="stable",feature="income",method="wasserstein"\} \d/);
+  assert.match(metrics, /tarmac_monitor_window_rows\{model="loan-default",version="1",variant="stable"\} 600/);
+});
