@@ -111,6 +111,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const monitor = new MonitorService({
     store: stores.monitor, models: stores.models, audit, clock, log: log.child({ component: 'monitor' }),
     metrics: new MonitorMetrics(metrics), windowSeconds: config.monitor.windowSeconds, graceSeconds: config.monitor.graceSeconds,
+    maxProfiledRows: config.monitor.maxProfiledRows,
   });
   if (config.monitor.enabled) {
     predictionLogger.addObserver((rows) => monitor.observe(rows));

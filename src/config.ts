@@ -40,7 +40,7 @@ export interface Config {
   /** Key for hashing PII in `mask` transformations; unset: a random key kept in `dataDir/pii-hash.key`. */
   piiHashKey: string | undefined;
   /** The live monitor: on/off, its window size and how long a window waits for late events. */
-  monitor: { enabled: boolean; windowSeconds: number; graceSeconds: number };
+  monitor: { enabled: boolean; windowSeconds: number; graceSeconds: number; maxProfiledRows: number };
 }
 
 /** Values that command-line flags may override. */
@@ -121,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       enabled: boolVar(env, 'TARMAC_MONITOR', true),
       windowSeconds: intVar(env, 'TARMAC_MONITOR_WINDOW_SECONDS', 300, 1, 86_400),
       graceSeconds: intVar(env, 'TARMAC_MONITOR_GRACE_SECONDS', 10, 0, 3_600),
+      maxProfiledRows: intVar(env, 'TARMAC_MONITOR_MAX_PROFILED_ROWS', 20_000, 100, 10_000_000),
     },
   };
   return Object.freeze(config);

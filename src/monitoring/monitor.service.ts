@@ -18,6 +18,8 @@ export const OUTPUT_CONFIDENCE = 'output.confidence';
 /** Data quality of one window, per feature and overall. */
 export interface WindowQuality {
   rows: number;
+  /** Events profiled: all of them, or a uniform sample in busy windows (drift and rates are computed on these). */
+  profiled_rows: number;
   /** Per feature: null share, invalid share, share outside the reference's categories or [min, max]. */
   features: Record<string, { null_rate: number; invalid_rate: number; unseen_category_rate?: number; out_of_range_rate?: number }>;
   /** Records ÷ the mean of the previous closed windows of the same variant (null before there are any). */
@@ -52,7 +54,11 @@ interface WindowState {
   variant: string;
   start: number;
   builder: DatasetProfileBuilder;
+  /** Events seen (all of them), and events profiled (a uniform sample of them at `rate`). */
   rows: number;
+  profiled: number;
+  rate: number;
+  random: number;
   outOfRange: Map<string, number>;
   /** What a previous run of this replica stored for the same window before a restart (merged in at close). */
   base: { profile: DatasetProfile; rows: number } | null;
@@ -69,6 +75,7 @@ const VOLUME_HISTORY = 12;
  */
 export class MonitorService {
   private readonly contexts = new Map<string, Promise<Context>>();
+  private readonly ready = new Map<string, Context>();
   private readonly open = new Map<string, WindowState>();
   private readonly history = new Map<string, number[]>();
   private queue: PredictionRecord[] = [];
@@ -77,6 +84,7 @@ export class MonitorService {
   private dropped = 0;
   private readonly windowMs: number;
   private readonly graceMs: number;
+  private readonly maxProfiledRows: number;
 
   constructor(
     private readonly deps: {
@@ -90,12 +98,15 @@ export class MonitorService {
       windowSeconds: number;
       /** How long after its end a window waits for late events before it closes (default 10 s). */
       graceSeconds?: number;
+      /** Events profiled per window at most (about): busier windows profile a uniform sample (default 20,000). */
+      maxProfiledRows?: number;
       /** Told of every closed window, after it is stored (alerts evaluate here). */
       onWindowClosed?: (summary: WindowSummary) => void | Promise<void>;
     },
   ) {
     this.windowMs = deps.windowSeconds * 1000;
     this.graceMs = (deps.graceSeconds ?? 10) * 1000;
+    this.maxProfiledRows = deps.maxProfiledRows ?? 20_000;
   }
 
   /** Takes answered records (never blocks; beyond a bounded queue they are dropped and counted). */
@@ -164,6 +175,7 @@ export class MonitorService {
     const text = JSON.stringify(profile.toJSON());
     await this.deps.store.putReference({ model, version, rows: profile.rows, profile: text, source, createdAt: this.deps.clock.now() });
     this.contexts.delete(`${model}\u0000${version}`);
+    this.ready.delete(`${model}\u0000${version}`);
     await this.deps.audit.record(by, 'monitor.reference.set', `model:${model}/${version}`, { rows: profile.rows, columns: [...profile.columns.keys()], source });
     return { rows: profile.rows, columns: [...profile.columns.keys()] };
   }
@@ -191,9 +203,23 @@ export class MonitorService {
     while (this.queue.length > 0) {
       const rows = this.queue;
       this.queue = [];
+      let last: { row: PredictionRecord; ctx: Context; w: WindowState } | undefined;
       for (const row of rows) {
         try {
-          await this.add(row);
+          // Rows of one request share model, version, variant and time: reuse the previous row's lookups.
+          if (last && last.row.createdAt === row.createdAt && last.row.model === row.model && last.row.version === row.version
+            && last.row.variant === row.variant && this.open.get(last.w.key) === last.w) {
+            this.record(last.w, last.ctx, row);
+            continue;
+          }
+          // The common case (context loaded, window open) stays synchronous: no promise per event.
+          const ctx = this.ready.get(`${row.model}\u0000${row.version}`) ?? await this.context(row.model, row.version);
+          if (!ctx) continue;
+          const start = Math.floor(row.createdAt / this.windowMs) * this.windowMs;
+          const key = `${row.model}\u0000${row.version}\u0000${row.variant}\u0000${start}`;
+          const w = this.open.get(key) ?? await this.openWindow(key, row, start, ctx);
+          this.record(w, ctx, row);
+          last = { row, ctx, w };
         } catch (err) {
           this.deps.log.error({ err, model: row.model }, 'monitor could not take a prediction event');
         }
@@ -201,32 +227,46 @@ export class MonitorService {
     }
   }
 
-  private async add(row: PredictionRecord): Promise<void> {
-    const ctx = await this.context(row.model, row.version);
-    if (!ctx) return;
-    const start = Math.floor(row.createdAt / this.windowMs) * this.windowMs;
-    const key = `${row.model}\u0000${row.version}\u0000${row.variant}\u0000${start}`;
-    let w = this.open.get(key);
-    if (!w) {
-      const stored = await this.deps.store.getWindow(row.model, row.version, row.variant, start, this.windowMs / 1000);
-      let base: WindowState['base'] = null;
-      if (stored && !(JSON.parse(stored.quality) as { closed?: boolean }).closed) {
-        try {
-          base = { profile: datasetProfileFromJSON(stored.profile), rows: stored.rows };
-        } catch {
-          base = null; // a profile stored under another spec (the reference changed): start afresh
-        }
-      }
-      w = this.open.get(key);
-      if (!w) {
-        w = {
-          key, model: row.model, version: row.version, variant: row.variant, start,
-          builder: datasetProfileBuilder(ctx.spec, { seed: (start / this.windowMs) ^ hash(row.variant) }),
-          rows: 0, outOfRange: new Map(), base,
-        };
-        this.open.set(key, w);
+  private async openWindow(key: string, row: PredictionRecord, start: number, ctx: Context): Promise<WindowState> {
+    const stored = await this.deps.store.getWindow(row.model, row.version, row.variant, start, this.windowMs / 1000);
+    let base: WindowState['base'] = null;
+    if (stored && !(JSON.parse(stored.quality) as { closed?: boolean }).closed) {
+      try {
+        base = { profile: datasetProfileFromJSON(stored.profile), rows: stored.rows };
+      } catch {
+        base = null; // a profile stored under another spec (the reference changed): start afresh
       }
     }
+    const existing = this.open.get(key);
+    if (existing) return existing;
+    // Past windows of the variant say how busy it is: profile a uniform sample of about maxProfiledRows events.
+    const past = this.history.get(`${row.model}\u0000${row.version}\u0000${row.variant}`) ?? [];
+    const expected = past.length === 0 ? 0 : Math.max(...past.slice(-3));
+    const seed = ((start / this.windowMs) ^ hash(row.variant)) >>> 0;
+    const w: WindowState = {
+      key, model: row.model, version: row.version, variant: row.variant, start,
+      builder: datasetProfileBuilder(ctx.spec, { seed }),
+      rows: 0, profiled: 0, outOfRange: new Map(), base,
+      rate: expected > this.maxProfiledRows ? this.maxProfiledRows / expected : 1,
+      random: seed || 1,
+    };
+    this.open.set(key, w);
+    return w;
+  }
+
+  /** Adds one event to its window (profiled with the window's sampling rate; always counted). */
+  private record(w: WindowState, ctx: Context, row: PredictionRecord): void {
+    w.rows++;
+    if (w.rate < 1) {
+      // xorshift32: a cheap, deterministic uniform draw per event.
+      let x = w.random;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      w.random = x >>> 0;
+      if (w.random / 4294967296 >= w.rate) return;
+    }
+    w.profiled++;
     const flat: Record<string, unknown> = {};
     const inputs = row.inputs;
     if (typeof inputs === 'object' && inputs !== null && !Array.isArray(inputs)) {
@@ -242,12 +282,14 @@ export class MonitorService {
       flat[OUTPUT_PREDICTION] = out.prediction ?? out.value;
       if (out.probabilities && typeof out.probabilities === 'object') {
         let max = -Infinity;
-        for (const p of Object.values(out.probabilities)) if (typeof p === 'number' && p > max) max = p;
+        for (const key in out.probabilities) {
+          const p = out.probabilities[key];
+          if (typeof p === 'number' && p > max) max = p;
+        }
         if (max > -Infinity) flat[OUTPUT_CONFIDENCE] = max;
       }
     }
     w.builder.add(flat);
-    w.rows++;
   }
 
   private context(model: string, version: number): Promise<Context | undefined> {
@@ -256,6 +298,7 @@ export class MonitorService {
     if (!ctx) {
       ctx = this.loadContext(model, version);
       this.contexts.set(key, ctx);
+      ctx.then((c) => this.ready.set(key, c), () => undefined);
       // A failed load is retried on the next event rather than cached.
       ctx.catch(() => this.contexts.delete(key));
     }
@@ -323,7 +366,7 @@ export class MonitorService {
   private async summarise(w: WindowState, closed: boolean): Promise<WindowSummary> {
     const ctx = await this.context(w.model, w.version);
     const profile = this.profileOf(w);
-    const rows = profile.rows;
+    const rows = w.rows + (w.base?.rows ?? 0);
     const drift = ctx?.reference ? profileDrift(ctx.reference, profile, { columns: ctx.features.filter((f) => ctx.reference!.column(f)) }) : null;
     const features: WindowQuality['features'] = {};
     for (const f of ctx?.features ?? []) {
@@ -340,7 +383,7 @@ export class MonitorService {
     return {
       model: w.model, version: w.version, variant: w.variant, window_start: new Date(w.start).toISOString(),
       window_seconds: this.windowMs / 1000, rows, closed, drift,
-      quality: { rows, features, volume_ratio: mean > 0 ? rows / mean : null },
+      quality: { rows, profiled_rows: profile.rows, features, volume_ratio: mean > 0 ? rows / mean : null },
     };
   }
 
