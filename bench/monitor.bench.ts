@@ -78,7 +78,7 @@ async function main(): Promise<number> {
   warnIfLoaded(loadBefore);
   const servers = new Map<Mode, { stop: () => Promise<void>; info: ServerInfo }>();
   const runs: Run[] = [];
-  let closedWindows = 0;
+  let closedWindows: number;
   try {
     for (const mode of ['monitor-off', 'monitor-on'] as Mode[]) servers.set(mode, await startTarmac(mode));
     for (const c of cases) {
