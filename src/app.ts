@@ -117,7 +117,9 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     predictionLogger.addObserver((rows) => monitor.observe(rows));
     monitor.start(Math.min(5_000, config.monitor.windowSeconds * 250));
   }
-  const feedback = new FeedbackService({ store: stores.predictions, logger: predictionLogger, metrics: servingMetrics, bus, clock });
+  const feedback = new FeedbackService({ store: stores.predictions, logger: predictionLogger, metrics: servingMetrics, bus, clock,
+    onLabels: config.monitor.enabled ? (pairs) => monitor.observeLabels(pairs) : undefined,
+  });
 
   const maskSecret = config.piiHashKey ?? await piiHashKey(config.dataDir);
   const datasets = new DatasetService({ datasets: stores.datasets, contracts, audit, bus, clock, maskSecret });

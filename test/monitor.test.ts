@@ -39,12 +39,20 @@ after(async () => {
   await t.close();
 });
 
-async function predict(records: Record<string, unknown>[]): Promise<void> {
+type Answer = { id: string; prediction: number };
+
+async function predict(records: Record<string, unknown>[]): Promise<Answer[]> {
+  const answers: Answer[] = [];
   for (let i = 0; i < records.length; i += 100) {
     const res = await t.call('POST', '/v1/models/loan-default/predict', { records: records.slice(i, i + 100) });
     assert.equal(res.statusCode, 200, res.body);
+    answers.push(...(res.json() as { predictions: Answer[] }).predictions);
   }
+  return answers;
 }
+
+let firstAnswers: Answer[] = [];
+let secondAnswers: Answer[] = [];
 
 test('a reference profile is refused when its columns are not the version\'s features; shown when set', async () => {
   const bad = await t.call('PUT', '/v1/models/loan-default/versions/1/reference-profile', { profile: { v: 1, rows: 0, columns: { nope: { v: 1 } } } });
@@ -57,11 +65,11 @@ test('a reference profile is refused when its columns are not the version\'s fea
 });
 
 test('windows close on time; the shifted window shows drift on income and unseen categories, the calm one does not', async () => {
-  await predict(sample.slice(0, 600));
+  firstAnswers = await predict(sample.slice(0, 600));
   clock.advance(WINDOW_MS);
   const shifted = sample.slice(600, 1200).map((r, i) => ({ ...r, income: (r.income as number) * 3, employment_type: i % 4 === 0 ? 'gig_worker' : r.employment_type }));
   // The contract is not bound to this demo version, so the new category is answered (and monitored), not refused.
-  await predict(shifted);
+  secondAnswers = await predict(shifted);
   await t.tarmac.predictionLogger.flush();
 
   const open = (await t.call('GET', '/v1/models/loan-default/monitor/windows')).json() as { windows: WindowSummary[] };
@@ -103,4 +111,27 @@ test('windows close on time; the shifted window shows drift on income and unseen
   assert.match(metrics, /tarmac_monitor_feature_drift\{model="loan-default",version="1",variant="stable",feature="income"\} 1/);
   assert.match(metrics, /tarmac_monitor_drift_score\{model="loan-default",version="1",variant="stable",feature="income",method="wasserstein"\} \d/);
   assert.match(metrics, /tarmac_monitor_window_rows\{model="loan-default",version="1",variant="stable"\} 600/);
+});
+
+test('labels arriving after their windows closed score them: the first window as registered, the second degraded', async () => {
+  const items = [
+    ...firstAnswers.map((a) => ({ prediction_id: a.id, label: a.prediction })),
+    ...secondAnswers.map((a) => ({ prediction_id: a.id, label: 1 - a.prediction })),
+  ];
+  const res = await t.call('POST', '/v1/models/loan-default/feedback', { items });
+  assert.equal(res.statusCode, 200, res.body);
+  await t.tarmac.monitor.settle();
+  const updated = await t.tarmac.monitor.tick();
+  assert.equal(updated.length, 2, 'both closed windows are re-announced with their performance');
+  const windows = ((await t.call('GET', '/v1/models/loan-default/monitor/windows')).json() as { windows: WindowSummary[] }).windows;
+  const [second, first] = windows;
+  assert.equal(first!.performance!.labels, 600);
+  assert.equal(first!.performance!.metrics.accuracy, 1);
+  assert.deepEqual(first!.performance!.degraded, []);
+  assert.equal(second!.performance!.metrics.accuracy, 0);
+  assert.ok(second!.performance!.degraded.includes('accuracy'));
+  assert.ok(second!.performance!.degraded.includes('log_loss'));
+  assert.equal(second!.performance!.concept_drift, true, 'ADWIN sees the error rate jump from 0 to 1');
+  const metrics = (await t.call('GET', '/metrics')).body;
+  assert.match(metrics, /tarmac_monitor_performance\{model="loan-default",version="1",variant="stable",metric="accuracy"\} 0/);
 });

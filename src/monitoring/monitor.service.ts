@@ -6,6 +6,8 @@ import type { ModelStore, MonitorStore, MonitorWindowRecord, PredictionRecord, V
 import { profileDrift } from './drift/profile-drift.ts';
 import type { DriftReport } from './drift/report.ts';
 import type { MonitorMetrics } from './monitor-metrics.ts';
+import { Adwin, ClassificationAccumulator, compareToBaseline, PageHinkley, RegressionAccumulator } from './performance/index.ts';
+import type { Label } from './performance/index.ts';
 import {
   categoricalSpec, datasetProfileBuilder, datasetProfileFromJSON, mergeDatasetProfiles, numericSpec,
 } from './profile/index.ts';
@@ -37,6 +39,41 @@ export interface WindowSummary {
   closed: boolean;
   drift: DriftReport | null;
   quality: WindowQuality;
+  /** Performance from the labels received so far for this window's predictions (null before any). */
+  performance: WindowPerformance | null;
+}
+
+/** Label-based performance of one window, against the version's registered metrics. */
+export interface WindowPerformance {
+  task: 'classification' | 'regression';
+  /** Labelled predictions. */
+  labels: number;
+  /** accuracy, precision, recall, f1, roc_auc, log_loss (classifiers); mae, rmse, mse, r2 (regressors); null when undefined. */
+  metrics: Record<string, number | null>;
+  /** Metrics that got worse than the version's registered metrics by more than the tolerance. */
+  degraded: string[];
+  /** The streaming detector (ADWIN on the 0/1 error stream, Page-Hinkley on absolute errors) saw a change in this window. */
+  concept_drift: boolean;
+}
+
+/** A ground-truth label joined to its logged prediction (what FeedbackService hands over). */
+export interface LabelledPrediction {
+  prediction: PredictionRecord;
+  label: unknown;
+}
+
+interface PerformanceState {
+  key: string;
+  model: string;
+  version: number;
+  variant: string;
+  start: number;
+  task: 'classification' | 'regression';
+  classification?: ClassificationAccumulator;
+  regression?: RegressionAccumulator;
+  conceptDrift: boolean;
+  dirty: boolean;
+  baseline: Record<string, number>;
 }
 
 interface Context {
@@ -65,6 +102,14 @@ interface WindowState {
 }
 
 const MAX_QUEUED_ROWS = 200_000;
+/** Windows whose performance is kept in memory for late labels. */
+const MAX_PERFORMANCE_WINDOWS = 2_000;
+/** Names people register metrics under, mapped to the monitor's. */
+const METRIC_ALIASES: Record<string, string> = { auc: 'roc_auc', roc: 'roc_auc', logloss: 'log_loss', f1_score: 'f1', r_squared: 'r2' };
+/** Directions of the snake_case metric names the monitor reports. */
+const SNAKE_CASE_DIRECTIONS = { roc_auc: 'higher', log_loss: 'lower' } as const;
+/** Labels a window needs before its metrics are compared with the baseline and exported. */
+const MIN_LABELS_FOR_BASELINE = 30;
 const VOLUME_HISTORY = 12;
 
 /**
@@ -78,6 +123,10 @@ export class MonitorService {
   private readonly ready = new Map<string, Context>();
   private readonly open = new Map<string, WindowState>();
   private readonly history = new Map<string, number[]>();
+  private readonly performance = new Map<string, PerformanceState>();
+  private readonly detectors = new Map<string, { update(x: number): { drift: boolean } }>();
+  private labelQueue: LabelledPrediction[] = [];
+  private skippedLabels = 0;
   private queue: PredictionRecord[] = [];
   private draining: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -121,6 +170,26 @@ export class MonitorService {
     });
   }
 
+  /**
+   * Takes ground-truth labels joined to their predictions: each updates the performance of the window its
+   * prediction fell in (even after that window closed) and the variant's concept-drift detector.
+   */
+  observeLabels(pairs: readonly LabelledPrediction[]): void {
+    if (this.labelQueue.length + pairs.length > MAX_QUEUED_ROWS) {
+      this.dropped += pairs.length;
+      return;
+    }
+    for (const p of pairs) this.labelQueue.push(p);
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  /** Labels that could not be scored (a label of another type than the predictions, a non-numeric regression label). */
+  get skippedLabelCount(): number {
+    return this.skippedLabels;
+  }
+
   /** Resolves once every observed record is in a window (tests and shutdown). */
   async settle(): Promise<void> {
     while (this.draining) await this.draining;
@@ -140,9 +209,15 @@ export class MonitorService {
   /** Closes the windows whose end (plus the grace period) has passed; returns their summaries. */
   async tick(now = this.deps.clock.now()): Promise<WindowSummary[]> {
     await this.settle();
-    const due = [...this.open.values()].filter((w) => w.start + this.windowMs + this.graceMs <= now);
+    const due = [...this.open.values()].filter((w) => w.start + this.windowMs + this.graceMs <= now).sort((a, b) => a.start - b.start);
     const out: WindowSummary[] = [];
     for (const w of due) out.push(await this.closeWindow(w, true));
+    // Labels for windows that had already closed: their performance is updated and announced like a closing.
+    for (const summary of await this.flushPerformance()) {
+      this.publish(summary);
+      await this.notify(summary);
+      out.push(summary);
+    }
     return out;
   }
 
@@ -200,7 +275,19 @@ export class MonitorService {
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 || this.labelQueue.length > 0) {
+      if (this.labelQueue.length > 0) {
+        const labels = this.labelQueue;
+        this.labelQueue = [];
+        for (const pair of labels) {
+          try {
+            await this.addLabel(pair);
+          } catch (err) {
+            this.deps.log.error({ err, model: pair.prediction.model }, 'monitor could not take a label');
+          }
+        }
+        continue;
+      }
       const rows = this.queue;
       this.queue = [];
       let last: { row: PredictionRecord; ctx: Context; w: WindowState } | undefined;
@@ -225,6 +312,103 @@ export class MonitorService {
         }
       }
     }
+  }
+
+  private async addLabel({ prediction, label }: LabelledPrediction): Promise<void> {
+    const ctx = this.ready.get(`${prediction.model}\u0000${prediction.version}`) ?? await this.context(prediction.model, prediction.version);
+    if (!ctx) return;
+    const start = Math.floor(prediction.createdAt / this.windowMs) * this.windowMs;
+    const key = `${prediction.model}\u0000${prediction.version}\u0000${prediction.variant}\u0000${start}`;
+    const task = ctx.version.signature.task === 'regression' ? 'regression' : 'classification';
+    let state = this.performance.get(key);
+    if (!state) {
+      state = {
+        key, model: prediction.model, version: prediction.version, variant: prediction.variant, start, task,
+        ...(task === 'classification' ? { classification: new ClassificationAccumulator() } : { regression: new RegressionAccumulator() }),
+        conceptDrift: false, dirty: false, baseline: ctx.version.metrics,
+      };
+      this.performance.set(key, state);
+      this.prunePerformance();
+    }
+    const out = (prediction.outputs ?? {}) as { prediction?: unknown; value?: unknown; probabilities?: Record<string, number> };
+    const predicted = out.prediction ?? out.value;
+    const detectorKey = `${prediction.model}\u0000${prediction.version}\u0000${prediction.variant}`;
+    let error: number;
+    try {
+      if (state.classification) {
+        if (!isLabel(label) || !isLabel(predicted)) throw new Error('not a label');
+        state.classification.add(label, predicted, out.probabilities);
+        error = String(label) === String(predicted) ? 0 : 1;
+      } else {
+        const y = typeof label === 'number' ? label : Number(label);
+        const yhat = typeof predicted === 'number' ? predicted : Number(predicted);
+        if (!Number.isFinite(y) || !Number.isFinite(yhat)) throw new Error('not numeric');
+        state.regression!.add(y, yhat);
+        error = Math.abs(y - yhat);
+      }
+    } catch {
+      this.skippedLabels++;
+      return;
+    }
+    let detector = this.detectors.get(detectorKey);
+    if (!detector) {
+      detector = state.classification ? new Adwin() : new PageHinkley();
+      this.detectors.set(detectorKey, detector);
+    }
+    if (detector.update(error).drift) state.conceptDrift = true;
+    state.dirty = true;
+  }
+
+  /** Keeps the performance of the most recent windows only (labels for older ones are still stored as feedback). */
+  private prunePerformance(): void {
+    if (this.performance.size <= MAX_PERFORMANCE_WINDOWS) return;
+    const oldest = [...this.performance.values()].sort((a, b) => a.start - b.start).slice(0, this.performance.size - MAX_PERFORMANCE_WINDOWS);
+    for (const s of oldest) this.performance.delete(s.key);
+  }
+
+  /** The performance summary of a window (null without labels). */
+  private performanceOf(key: string): WindowPerformance | null {
+    const state = this.performance.get(key);
+    if (!state) return null;
+    let metrics: Record<string, number | null>;
+    let labels: number;
+    if (state.classification) {
+      const m = state.classification.metrics();
+      labels = m.n;
+      const prf = m.binary ?? m.macro;
+      metrics = { accuracy: m.accuracy, precision: prf.precision, recall: prf.recall, f1: prf.f1, roc_auc: m.rocAuc, log_loss: m.logLoss };
+    } else {
+      const m = state.regression!.metrics();
+      labels = m.n;
+      metrics = { mae: m.mae, rmse: m.rmse, mse: m.mse, r2: m.r2 };
+    }
+    const baseline = Object.fromEntries(Object.entries(state.baseline)
+      .map(([k, v]): [string, number] => [METRIC_ALIASES[k] ?? k, v])
+      .filter(([k]) => k in metrics));
+    const comparison = Object.keys(baseline).length > 0 && labels >= MIN_LABELS_FOR_BASELINE
+      ? compareToBaseline(metrics, baseline, { tolerance: { relative: 0.05 }, directions: SNAKE_CASE_DIRECTIONS })
+      : undefined;
+    return {
+      task: state.task, labels, metrics,
+      degraded: comparison ? comparison.metrics.filter((c) => c.degraded).map((c) => c.metric) : [],
+      concept_drift: state.conceptDrift,
+    };
+  }
+
+  /** Writes the performance of windows that got labels since the last tick; returns their summaries for alerts. */
+  private async flushPerformance(): Promise<WindowSummary[]> {
+    const out: WindowSummary[] = [];
+    for (const state of this.performance.values()) {
+      if (!state.dirty) continue;
+      state.dirty = false;
+      if (this.open.has(state.key)) continue; // written when the window closes
+      const perf = this.performanceOf(state.key)!;
+      const updated = await this.deps.store.updatePerformance(state.model, state.version, state.variant, state.start, this.windowMs / 1000, JSON.stringify(perf), this.deps.clock.now());
+      if (!updated) continue;
+      const stored = await this.deps.store.getWindow(state.model, state.version, state.variant, state.start, this.windowMs / 1000);
+      if (stored) out.push(fromRecord(stored));
+    }
+    return out;
   }
 
   private async openWindow(key: string, row: PredictionRecord, start: number, ctx: Context): Promise<WindowState> {
@@ -334,7 +518,7 @@ export class MonitorService {
     await this.deps.store.putWindow({
       model: w.model, version: w.version, variant: w.variant, windowStart: w.start, windowSeconds: this.windowMs / 1000,
       rows: summary.rows, profile: JSON.stringify(profile.toJSON()), quality: JSON.stringify({ ...summary.quality, closed }),
-      drift: JSON.stringify(summary.drift), performance: JSON.stringify({}), updatedAt: this.deps.clock.now(),
+      drift: JSON.stringify(summary.drift), performance: JSON.stringify(summary.performance), updatedAt: this.deps.clock.now(),
     } satisfies MonitorWindowRecord);
     if (!closed) return summary;
     this.open.delete(w.key);
@@ -344,12 +528,16 @@ export class MonitorService {
     if (past.length > VOLUME_HISTORY) past.shift();
     this.history.set(historyKey, past);
     this.publish(summary);
+    await this.notify(summary);
+    return summary;
+  }
+
+  private async notify(summary: WindowSummary): Promise<void> {
     try {
       await this.deps.onWindowClosed?.(summary);
     } catch (err) {
-      this.deps.log.error({ err, model: w.model }, 'a window listener failed');
+      this.deps.log.error({ err, model: summary.model }, 'a window listener failed');
     }
-    return summary;
   }
 
   /** The window's profile, merged with what was stored for it before a restart. */
@@ -382,7 +570,7 @@ export class MonitorService {
     const mean = past.length === 0 ? 0 : past.reduce((a, b) => a + b, 0) / past.length;
     return {
       model: w.model, version: w.version, variant: w.variant, window_start: new Date(w.start).toISOString(),
-      window_seconds: this.windowMs / 1000, rows, closed, drift,
+      window_seconds: this.windowMs / 1000, rows, closed, drift, performance: this.performanceOf(w.key),
       quality: { rows, profiled_rows: profile.rows, features, volume_ratio: mean > 0 ? rows / mean : null },
     };
   }
@@ -398,6 +586,10 @@ export class MonitorService {
       if (q.unseen_category_rate !== undefined) m.unseenCategoryRate.set({ ...labels, feature }, q.unseen_category_rate);
       if (q.out_of_range_rate !== undefined) m.outOfRangeRate.set({ ...labels, feature }, q.out_of_range_rate);
     }
+    if (s.performance && s.performance.labels >= MIN_LABELS_FOR_BASELINE) {
+      for (const [metric, value] of Object.entries(s.performance.metrics)) if (value !== null) m.performance.set({ ...labels, metric }, value);
+      m.conceptDrift.set(labels, s.performance.concept_drift ? 1 : 0);
+    }
     if (s.drift) {
       m.driftShare.set(labels, s.drift.drift_share);
       for (const c of s.drift.columns) {
@@ -411,11 +603,17 @@ export class MonitorService {
 
 function fromRecord(r: MonitorWindowRecord): WindowSummary {
   const { closed = true, ...quality } = JSON.parse(r.quality) as WindowQuality & { closed?: boolean };
+  const parsed = JSON.parse(r.performance) as Partial<WindowPerformance> | null;
   return {
     model: r.model, version: r.version, variant: r.variant, window_start: new Date(r.windowStart).toISOString(),
     window_seconds: r.windowSeconds, rows: r.rows, closed,
     drift: JSON.parse(r.drift) as DriftReport | null, quality,
+    performance: parsed && parsed.task !== undefined ? parsed as WindowPerformance : null,
   };
+}
+
+function isLabel(v: unknown): v is Label {
+  return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 }
 
 function hash(text: string): number {

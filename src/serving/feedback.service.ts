@@ -1,7 +1,7 @@
 import type { Principal } from '../security/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError, type FieldIssue } from '../shared/errors.ts';
-import type { FeedbackRecord, PredictionStore } from '../store/index.ts';
+import type { FeedbackRecord, PredictionRecord, PredictionStore } from '../store/index.ts';
 import type { PredictionLogger } from './prediction-logger.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
 import type { EventBus } from '../bus/index.ts';
@@ -23,6 +23,8 @@ export class FeedbackService {
       metrics: ServingMetrics;
       bus: EventBus;
       clock: Clock;
+      /** Told of every stored label with its prediction (the monitor scores windows with them); must not block. */
+      onLabels?: (pairs: { prediction: PredictionRecord; label: unknown }[]) => void;
     },
   ) {}
 
@@ -43,6 +45,14 @@ export class FeedbackService {
       await this.deps.store.insertFeedback(rows);
       this.deps.metrics.feedback.inc({ model }, rows.length);
       await this.deps.bus.publish('feedback.received', { model, count: rows.length });
+      if (this.deps.onLabels) {
+        const predictions = new Map((await this.deps.store.getMany(rows.map((r) => r.predictionId))).map((p) => [p.id, p]));
+        const pairs = rows.flatMap((r) => {
+          const prediction = predictions.get(r.predictionId);
+          return prediction ? [{ prediction, label: r.label }] : [];
+        });
+        this.deps.onLabels(pairs);
+      }
     }
     return { accepted: rows.length, unknown_prediction_ids: unknown };
   }

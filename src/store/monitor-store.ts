@@ -52,6 +52,11 @@ export class KyselyMonitorStore implements MonitorStore {
     return rows.map(toWindow);
   }
 
+  /** Replaces a stored window's performance JSON. */
+  updatePerformance(model: string, version: number, variant: string, windowStart: number, windowSeconds: number, performance: string, at: number): Promise<boolean> {
+    return updateWindowPerformance(this.db, model, version, variant, windowStart, windowSeconds, performance, at);
+  }
+
   /** One window by identity. */
   async getWindow(model: string, version: number, variant: string, windowStart: number, windowSeconds: number): Promise<MonitorWindowRecord | undefined> {
     const row = await this.db.selectFrom('monitor_windows').selectAll()
@@ -60,6 +65,15 @@ export class KyselyMonitorStore implements MonitorStore {
       .executeTakeFirst();
     return row ? toWindow(row) : undefined;
   }
+}
+
+/** @see MonitorStore.updatePerformance */
+export async function updateWindowPerformance(db: Kysely<Database>, model: string, version: number, variant: string, windowStart: number, windowSeconds: number, performance: string, at: number): Promise<boolean> {
+  const result = await db.updateTable('monitor_windows').set({ performance, updated_at: at })
+    .where('model', '=', model).where('version', '=', version).where('variant', '=', variant)
+    .where('window_start', '=', windowStart).where('window_seconds', '=', windowSeconds)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 function toReference(row: Selectable<ReferenceProfilesTable>): ReferenceProfileRecord {

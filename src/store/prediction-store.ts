@@ -77,6 +77,16 @@ export class KyselyPredictionStore implements PredictionStore {
     return found;
   }
 
+  /** The predictions with these ids (unknown ids are left out), in no particular order. */
+  async getMany(ids: string[]): Promise<PredictionRecord[]> {
+    const out: PredictionRecord[] = [];
+    for (const part of chunks([...new Set(ids)], LOOKUP_CHUNK)) {
+      const rows = await this.db.selectFrom('predictions').selectAll().where('id', 'in', part).execute();
+      for (const r of rows) out.push(toPrediction(r));
+    }
+    return out;
+  }
+
   /** Stores labels in one transaction; the caller checks that the predictions exist (feedback has no foreign key). */
   async insertFeedback(rows: FeedbackRecord[]): Promise<void> {
     if (rows.length === 0) return;

@@ -228,6 +228,8 @@ export interface PredictionStore {
   get(id: string): Promise<PredictionRecord | undefined>;
   /** The subset of `ids` that exist (and, when `model` is given, belong to that model). */
   existing(ids: string[], model?: string): Promise<Set<string>>;
+  /** The predictions with these ids (unknown ids left out). */
+  getMany(ids: string[]): Promise<PredictionRecord[]>;
   insertFeedback(rows: FeedbackRecord[]): Promise<void>;
   feedbackFor(predictionId: string): Promise<FeedbackRecord[]>;
   count(model?: string): Promise<number>;
@@ -461,4 +463,6 @@ export interface MonitorStore {
   /** Windows of a model, newest first, optionally of one version/variant, started at or after `since`. */
   listWindows(model: string, options: { version?: number; variant?: string; since?: number; limit: number }): Promise<MonitorWindowRecord[]>;
   getWindow(model: string, version: number, variant: string, windowStart: number, windowSeconds: number): Promise<MonitorWindowRecord | undefined>;
+  /** Replaces the performance JSON of a stored window (labels arrive after it closed); false when there is no such window. */
+  updatePerformance(model: string, version: number, variant: string, windowStart: number, windowSeconds: number, performance: string, at: number): Promise<boolean>;
 }
