@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './api/index.ts';
 import { InProcessEventBus, type EventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
-import { MonitorMetrics, MonitorService } from './monitoring/index.ts';
+import { AlertingService, MonitorMetrics, MonitorService } from './monitoring/index.ts';
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
@@ -37,6 +37,7 @@ export interface Tarmac {
   datasets: DatasetService;
   ingest: IngestService;
   monitor: MonitorService;
+  alerting: AlertingService;
   predictionLogger: PredictionLogger;
   database: StoreDatabase;
   metrics: Registry;
@@ -108,10 +109,16 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const predict = new PredictService({
     routes, pool, source: stores.models, logger: predictionLogger, metrics: servingMetrics, clock, maxBatchRecords: config.maxBatchRecords,
   });
+  const alerting = new AlertingService({
+    store: stores.monitor, audit, clock, log: log.child({ component: 'alerts' }), evaluationIntervalSeconds: config.monitor.windowSeconds,
+  });
+  await alerting.start();
+  alerting.startTimer(Math.min(30_000, config.monitor.windowSeconds * 500));
   const monitor = new MonitorService({
     store: stores.monitor, models: stores.models, audit, clock, log: log.child({ component: 'monitor' }),
     metrics: new MonitorMetrics(metrics), windowSeconds: config.monitor.windowSeconds, graceSeconds: config.monitor.graceSeconds,
     maxProfiledRows: config.monitor.maxProfiledRows,
+    onWindowClosed: (summary) => alerting.onWindow(summary),
   });
   if (config.monitor.enabled) {
     predictionLogger.addObserver((rows) => monitor.observe(rows));
@@ -143,7 +150,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
   const api = await buildApp({
-    registry, contracts, predict, feedback, datasets, ingest, monitor, routes, keys, audit, metrics, log,
+    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, routes, keys, audit, metrics, log,
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
       maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,
@@ -154,7 +161,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
 
   let closed = false;
   return {
-    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, predictionLogger, database, metrics,
+    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, alerting, predictionLogger, database, metrics,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
     },
@@ -165,6 +172,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       await nats?.close();
       await predictionLogger.close();
       await monitor.close();
+      await alerting.close();
       await bus.close();
       // Sessions first (each after its last request), then the threads that hold them, then the routes' bookkeeping.
       await pool.close();

@@ -11,6 +11,7 @@ import { adminRoutes } from './routes/admin.routes.ts';
 import { contractsRoutes } from './routes/contracts.routes.ts';
 import { datasetsRoutes } from './routes/datasets.routes.ts';
 import { monitorRoutes } from './routes/monitor.routes.ts';
+import { alertsRoutes } from './routes/alerts.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { recordsRoutes } from './routes/records.routes.ts';
 import { registryRoutes } from './routes/registry.routes.ts';
@@ -73,6 +74,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   contractsRoutes(app, deps);
   datasetsRoutes(app, deps);
   monitorRoutes(app, deps);
+  alertsRoutes(app, deps);
   adminRoutes(app, deps);
 
   app.get('/openapi.json', { config: { permission: 'models:read' }, schema: { hide: true } }, async () => app.swagger());

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { MonitorService } from '../monitoring/index.ts';
+import type { AlertingService, MonitorService } from '../monitoring/index.ts';
 import type { DatasetService, IngestService } from '../pipelines/index.ts';
 import type { ContractService, RegistryService } from '../registry/index.ts';
 import type { AuditLog, KeyService } from '../security/index.ts';
@@ -15,6 +15,7 @@ export interface ApiDeps {
   datasets: DatasetService;
   ingest: IngestService;
   monitor: MonitorService;
+  alerting: AlertingService;
   routes: RouteTable;
   keys: KeyService;
   audit: AuditLog;

@@ -8,3 +8,6 @@ export type { WindowQuality, WindowSummary } from './monitor.service.ts';
 export { MonitorMetrics } from './monitor-metrics.ts';
 export { buildReferenceDatasetProfile, datasetProfileFromJSON, mergeDatasetProfiles } from './profile/index.ts';
 export type { DatasetProfile } from './profile/index.ts';
+export { AlertingService, parseConfig as parseAlertConfig, samplesOf } from './alerting.service.ts';
+export type { AlertConfig, ChannelConfig } from './alerting.service.ts';
+export type { LabelledPrediction, WindowPerformance } from './monitor.service.ts';

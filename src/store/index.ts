@@ -6,7 +6,7 @@ import { KyselyKeyStore } from './key-store.ts';
 import { KyselyModelStore } from './model-store.ts';
 import { KyselyMonitorStore } from './monitor-store.ts';
 import { KyselyPredictionStore } from './prediction-store.ts';
-import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore } from './records.ts';
+import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore } from './records.ts';
 
 export { openDatabase } from './database.ts';
 export type { OpenDatabaseOptions, StoreDatabase } from './database.ts';
@@ -27,7 +27,7 @@ export interface Stores {
   predictions: PredictionStore;
   audit: AuditStore;
   contracts: ContractStore;
-  monitor: MonitorStore;
+  monitor: MonitorStore & AlertConfigStore;
   datasets: DatasetStore;
 }
 

@@ -285,6 +285,17 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('monitor_windows_model_start_idx').on('monitor_windows').columns(['model', 'window_start']).execute();
       },
     },
+    '0005_alerts': {
+      async up(db: AnyDb): Promise<void> {
+        await db.schema
+          .createTable('alert_config')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('document', 'text', notNull)
+          .addColumn('updated_by', 'text', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

@@ -1,10 +1,10 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { StoreConnection } from './dialect.ts';
-import type { MonitorStore, MonitorWindowRecord, ReferenceProfileRecord } from './records.ts';
+import type { AlertConfigRecord, AlertConfigStore, MonitorStore, MonitorWindowRecord, ReferenceProfileRecord } from './records.ts';
 import type { Database, MonitorWindowsTable, ReferenceProfilesTable } from './schema.ts';
 
 /** Reference profiles and monitoring windows on SQLite or PostgreSQL; writes are upserts keyed by identity. */
-export class KyselyMonitorStore implements MonitorStore {
+export class KyselyMonitorStore implements MonitorStore, AlertConfigStore {
   private readonly db: Kysely<Database>;
 
   constructor(conn: StoreConnection) {
@@ -55,6 +55,19 @@ export class KyselyMonitorStore implements MonitorStore {
   /** Replaces a stored window's performance JSON. */
   updatePerformance(model: string, version: number, variant: string, windowStart: number, windowSeconds: number, performance: string, at: number): Promise<boolean> {
     return updateWindowPerformance(this.db, model, version, variant, windowStart, windowSeconds, performance, at);
+  }
+
+  /** The alerting configuration, if one was saved. */
+  async getAlertConfig(): Promise<AlertConfigRecord | undefined> {
+    const row = await this.db.selectFrom('alert_config').selectAll().where('name', '=', 'default').executeTakeFirst();
+    return row ? { document: row.document, updatedBy: row.updated_by, updatedAt: Number(row.updated_at) } : undefined;
+  }
+
+  /** Saves (replaces) the alerting configuration. */
+  async putAlertConfig(document: string, by: string, at: number): Promise<void> {
+    await this.db.insertInto('alert_config').values({ name: 'default', document, updated_by: by, updated_at: at })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ document, updated_by: by, updated_at: at }))
+      .execute();
   }
 
   /** One window by identity. */

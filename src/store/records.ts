@@ -466,3 +466,16 @@ export interface MonitorStore {
   /** Replaces the performance JSON of a stored window (labels arrive after it closed); false when there is no such window. */
   updatePerformance(model: string, version: number, variant: string, windowStart: number, windowSeconds: number, performance: string, at: number): Promise<boolean>;
 }
+
+/** The alerting configuration document (channels and rules) as stored. */
+export interface AlertConfigRecord {
+  document: string;
+  updatedBy: string;
+  updatedAt: number;
+}
+
+/** Where the alerting configuration lives. */
+export interface AlertConfigStore {
+  getAlertConfig(): Promise<AlertConfigRecord | undefined>;
+  putAlertConfig(document: string, by: string, at: number): Promise<void>;
+}

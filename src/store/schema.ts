@@ -5,6 +5,7 @@ import type { Generated } from 'kysely';
  * BIGINT columns, JSON documents are TEXT, so one set of migrations serves SQLite and PostgreSQL alike.
  */
 export interface Database {
+  alert_config: AlertConfigTable;
   reference_profiles: ReferenceProfilesTable;
   monitor_windows: MonitorWindowsTable;
   models: ModelsTable;
@@ -240,5 +241,12 @@ export interface MonitorWindowsTable {
   quality: string;
   drift: string;
   performance: string;
+  updated_at: number;
+}
+
+export interface AlertConfigTable {
+  name: string;
+  document: string;
+  updated_by: string;
   updated_at: number;
 }
