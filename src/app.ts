@@ -119,6 +119,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     metrics: new MonitorMetrics(metrics), windowSeconds: config.monitor.windowSeconds, graceSeconds: config.monitor.graceSeconds,
     maxProfiledRows: config.monitor.maxProfiledRows,
     onWindowClosed: (summary) => alerting.onWindow(summary),
+    score: (version, records) => predict.scoreUnlogged(version, records),
   });
   if (config.monitor.enabled) {
     predictionLogger.addObserver((rows) => monitor.observe(rows));

@@ -24,10 +24,12 @@ before(async () => {
   const csv = path.join(ROOT, 'demo/loans-demo.csv');
   const features = ['income', 'loan_amount', 'age', 'credit_history_years', 'debt_ratio'].map((name) => ({ name, type: 'float' }))
     .concat([{ name: 'employment_type', type: 'string' }]);
-  const { profile, rows } = await referenceProfileOf(csv, features);
-  assert.equal(rows, 4000);
-  const put = await t.call('PUT', '/v1/models/loan-default/versions/1/reference-profile', { profile, source: 'loans-demo.csv' });
+  const reference = await referenceProfileOf(csv, features, 'default');
+  assert.equal(reference.rows, 4000);
+  assert.equal(reference.sample.records.length, 4000);
+  const put = await t.call('PUT', '/v1/models/loan-default/versions/1/reference-profile', { profile: reference.profile, source: 'loans-demo.csv', sample: reference.sample });
   assert.equal(put.statusCode, 200, put.body);
+  assert.deepEqual((put.json() as { columns: string[] }).columns.slice(-2), ['output.prediction', 'output.confidence'], 'outputs get a reference from the scored sample');
   for await (const row of readCsvRows(csv)) {
     const { default: _label, ...features } = row;
     sample.push(features);
@@ -106,6 +108,16 @@ test('windows close on time; the shifted window shows drift on income and unseen
   assert.ok(second.quality.features.income!.out_of_range_rate! > 0.03, 'tripled incomes above the reference maximum');
   assert.equal(first.quality.features.income!.out_of_range_rate, 0);
   assert.equal(second.quality.volume_ratio, 1, 'as many rows as the window before');
+
+  // Outputs: the tripled incomes move the predictions and the model's confidence.
+  assert.ok(first.prediction_drift && second.prediction_drift);
+  const outputs = (w: WindowSummary) => new Map(w.prediction_drift!.columns.map((c) => [c.column, c]));
+  assert.equal(outputs(first).get('output.prediction')!.drift, false);
+  assert.equal(outputs(second).get('output.confidence')!.drift, true);
+  // Without labels yet: CBPE estimates accuracy from calibrated confidences (well calibrated on the reference).
+  assert.ok(Math.abs(first.estimated_performance!.accuracy! - 0.8975) < 0.06, JSON.stringify(first.estimated_performance));
+  assert.ok(second.system.latency_ms.p50! > 0 && second.system.throughput_per_s === 10);
+  assert.deepEqual(second.quality.contract, { imputed_rate: 0, fallback_rate: 0, by_field_rule: {} });
 
   const metrics = (await t.call('GET', '/metrics')).body;
   assert.match(metrics, /tarmac_monitor_feature_drift\{model="loan-default",version="1",variant="stable",feature="income"\} 1/);

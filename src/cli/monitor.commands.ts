@@ -22,10 +22,16 @@ export interface FeatureInfo {
 export const REFERENCE_MAX_ROWS = 200_000;
 
 /**
- * The reference profile of a training file for the given features: string and boolean features are categorical,
+ * The reference profile of a training file (with an evenly spread sample of records, and their labels when
+ * `labelColumn` is given) for the given features: string and boolean features are categorical,
  * the rest numeric. Reads at most REFERENCE_MAX_ROWS rows. Throws UsageError when none of the features is in the file.
  */
-export async function referenceProfileOf(file: string, features: readonly FeatureInfo[]): Promise<{ profile: unknown; rows: number; truncated: boolean }> {
+/** Reference records sent for the model to score (prediction drift and CBPE need its outputs on reference data). */
+export const REFERENCE_SAMPLE_ROWS = 5_000;
+
+export async function referenceProfileOf(file: string, features: readonly FeatureInfo[], labelColumn?: string): Promise<{
+  profile: unknown; rows: number; truncated: boolean; sample: { records: Record<string, unknown>[]; labels?: unknown[] };
+}> {
   const rows: Record<string, unknown>[] = [];
   let truncated = false;
   const present = new Set<string>();
@@ -44,14 +50,23 @@ export async function referenceProfileOf(file: string, features: readonly Featur
   }
   if (Object.keys(kinds).length === 0) throw new UsageError(`${file} has none of the model's features (${features.map((f) => f.name).join(', ')})`);
   const profile = buildReferenceDatasetProfile(rows, kinds);
-  return { profile: profile.toJSON(), rows: rows.length, truncated };
+  if (labelColumn !== undefined && !present.has(labelColumn)) throw new UsageError(`${file} has no column ${labelColumn} (the label)`);
+  // An even spread over the complete rows read (the model can only score rows with every feature), not just the
+  // first ones (files are often sorted by time).
+  const names = Object.keys(kinds);
+  const complete = rows.filter((r) => names.every((n) => r[n] !== null && r[n] !== undefined));
+  const step = Math.max(1, Math.floor(complete.length / REFERENCE_SAMPLE_ROWS));
+  const picked = complete.filter((_, i) => i % step === 0).slice(0, REFERENCE_SAMPLE_ROWS);
+  const records = picked.map((r) => Object.fromEntries(names.map((n) => [n, r[n]])));
+  const sample = labelColumn === undefined ? { records } : { records, labels: picked.map((r) => r[labelColumn]) };
+  return { profile: profile.toJSON(), rows: rows.length, truncated, sample };
 }
 
 /** Sends a reference profile for a version. */
-export async function putReferenceProfile(client: TarmacClient, model: string, version: number, file: string, features: readonly FeatureInfo[]): Promise<{ rows: number; columns: string[]; truncated: boolean }> {
-  const { profile, truncated } = await referenceProfileOf(file, features);
-  const result = await client.request<{ rows: number; columns: string[] }>('PUT', `/v1/models/${encodeURIComponent(model)}/versions/${version}/reference-profile`, {
-    profile, source: path.basename(file),
+export async function putReferenceProfile(client: TarmacClient, model: string, version: number, file: string, features: readonly FeatureInfo[], labelColumn?: string): Promise<{ rows: number; columns: string[]; truncated: boolean; cbpe_calibrated: boolean | null }> {
+  const { profile, truncated, sample } = await referenceProfileOf(file, features, labelColumn);
+  const result = await client.request<{ rows: number; columns: string[]; cbpe_calibrated: boolean | null }>('PUT', `/v1/models/${encodeURIComponent(model)}/versions/${version}/reference-profile`, {
+    profile, source: path.basename(file), sample,
   });
   return { ...result, truncated };
 }
@@ -62,11 +77,12 @@ export function addMonitorCommands(program: Command, ctx: MonitorContext): void 
 
   monitor.command('reference <model> <version> <file>')
     .description('set a version\'s reference profile from its training data (CSV, JSON Lines or Parquet; first 200,000 rows)')
-    .action(async (model: string, versionText: string, file: string) => {
+    .option('--label <column>', 'the label column: a binary classifier then gets performance estimated without labels (CBPE)')
+    .action(async (model: string, versionText: string, file: string, opts: { label?: string }) => {
       const version = Number(versionText);
       if (!Number.isInteger(version) || version < 1) throw new UsageError('VERSION must be a version number');
       const info = await ctx.client().request<{ signature: { features: FeatureInfo[] } }>('GET', `/v1/models/${encodeURIComponent(model)}/versions/${version}`);
-      const result = await putReferenceProfile(ctx.client(), model, version, file, info.signature.features);
+      const result = await putReferenceProfile(ctx.client(), model, version, file, info.signature.features, opts.label);
       ctx.emit(result, () => `reference profile of ${model} v${version}: ${result.rows} rows${result.truncated ? ' (the first 200,000)' : ''}, features ${result.columns.join(', ')}`);
     });
 

@@ -102,6 +102,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     .option('--code-ref <ref>', 'lineage: the training code (e.g. a git commit)')
     .option('--contract <name[@version]>', 'bind to a data contract (default: its latest version); feature names must match its fields')
     .option('--reference <file>', 'training data (.csv, .jsonl or .parquet): per-feature medians and modes (imputed at the serving edge under policy impute) and the reference profile live windows are compared with')
+    .option('--reference-label <column>', 'the label column of the --reference file (a binary classifier then gets performance estimated without labels)')
     .option('--trained-on <batch-id>', 'lineage: an ingestion batch the version was trained on (repeatable)', collect, [])
     .action(async (name: string, file: string, opts: RegisterOptions) => {
       // Check the options before uploading, so a typo does not leave an orphan artifact behind.
@@ -142,7 +143,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
       const version = await api.request<VersionView>('POST', `/v1/models/${encodeURIComponent(name)}/versions`, body);
       // The reference profile (what live windows are compared with) goes with the version.
       const profiled = opts.reference === undefined ? undefined
-        : await putReferenceProfile(api, version.model, version.version, opts.reference, version.signature.features);
+        : await putReferenceProfile(api, version.model, version.version, opts.reference, version.signature.features, opts.referenceLabel);
       emit({ ...version, ...(profiled ? { reference_profile: profiled } : {}) }, () => `registered ${version.model} version ${version.version} (sha256 ${version.artifact_sha256.slice(0, 12)}…, task ${version.signature.task}, features ${version.signature.features.map((f) => f.name).join(',') || '-'}${version.contract ? `, contract ${version.contract.name}@${version.contract.version}` : ''})${profiled ? `; reference profile from ${profiled.rows} rows` : ''}`);
     });
   models.command('list').description('list models').action(async () => {
@@ -332,6 +333,7 @@ interface RegisterOptions {
   codeRef?: string;
   contract?: string;
   reference?: string;
+  referenceLabel?: string;
   trainedOn: string[];
 }
 

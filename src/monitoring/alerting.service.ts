@@ -201,6 +201,17 @@ export function samplesOf(s: WindowSummary): AlertSample[] {
       out.push({ metric: 'tarmac_monitor_drift_score', labels: { ...base, feature: c.column, method: c.method }, value: c.statistic, at });
     }
   }
+  for (const c of s.prediction_drift?.columns ?? []) {
+    if (Number.isNaN(c.statistic)) continue;
+    out.push({ metric: 'tarmac_monitor_prediction_drift', labels: { ...base, output: c.column }, value: c.drift ? 1 : 0, at });
+    out.push({ metric: 'tarmac_monitor_prediction_drift_score', labels: { ...base, output: c.column, method: c.method }, value: c.statistic, at });
+  }
+  for (const [metric, value] of Object.entries(s.estimated_performance ?? {})) {
+    if (value !== null) out.push({ metric: 'tarmac_monitor_estimated_performance', labels: { ...base, metric }, value, at });
+  }
+  if (s.system.latency_ms.p99 !== null) out.push({ metric: 'tarmac_monitor_latency_ms', labels: { ...base, quantile: '0.99' }, value: s.system.latency_ms.p99, at });
+  out.push({ metric: 'tarmac_monitor_contract_fallback_rate', labels: base, value: s.quality.contract.fallback_rate, at });
+  out.push({ metric: 'tarmac_monitor_contract_imputed_rate', labels: base, value: s.quality.contract.imputed_rate, at });
   if (s.performance) {
     for (const [metric, value] of Object.entries(s.performance.metrics)) {
       if (value !== null) out.push({ metric: 'tarmac_monitor_performance', labels: { ...base, metric }, value, at });

@@ -6,16 +6,26 @@ import type { ModelStore, MonitorStore, MonitorWindowRecord, PredictionRecord, V
 import { profileDrift } from './drift/profile-drift.ts';
 import type { DriftReport } from './drift/report.ts';
 import type { MonitorMetrics } from './monitor-metrics.ts';
-import { Adwin, ClassificationAccumulator, compareToBaseline, PageHinkley, RegressionAccumulator } from './performance/index.ts';
+import {
+  Adwin, CbpeAccumulator, CbpeCalibration, ClassificationAccumulator, compareToBaseline, fitCbpeCalibration, PageHinkley,
+  RegressionAccumulator,
+} from './performance/index.ts';
 import type { Label } from './performance/index.ts';
 import {
-  categoricalSpec, datasetProfileBuilder, datasetProfileFromJSON, mergeDatasetProfiles, numericSpec,
+  buildReferenceDatasetProfile, categoricalSpec, DatasetProfile as DatasetProfileClass, datasetProfileBuilder,
+  datasetProfileFromJSON, mergeDatasetProfiles, numericSpec,
 } from './profile/index.ts';
 import type { DatasetProfile, DatasetProfileBuilder, DatasetSpec } from './profile/index.ts';
 
 /** The output columns a window profiles beside the features. */
 export const OUTPUT_PREDICTION = 'output.prediction';
 export const OUTPUT_CONFIDENCE = 'output.confidence';
+/** The request latency column a window profiles (milliseconds). */
+export const SYSTEM_LATENCY = 'system.latency_ms';
+const OUTPUT_COLUMNS = [OUTPUT_PREDICTION, OUTPUT_CONFIDENCE];
+
+/** Scores records with a version, unlogged (PredictService.scoreUnlogged). */
+export type ReferenceScorer = (version: VersionRecord, records: readonly Record<string, unknown>[]) => Promise<{ prediction?: unknown; value?: unknown; probabilities?: Record<string, number> }[]>;
 
 /** Data quality of one window, per feature and overall. */
 export interface WindowQuality {
@@ -26,6 +36,14 @@ export interface WindowQuality {
   features: Record<string, { null_rate: number; invalid_rate: number; unseen_category_rate?: number; out_of_range_rate?: number }>;
   /** Records ÷ the mean of the previous closed windows of the same variant (null before there are any). */
   volume_ratio: number | null;
+  /** Contract outcomes at the serving edge among the profiled records: imputed or answered by the fallback, by field and rule. */
+  contract: { imputed_rate: number; fallback_rate: number; by_field_rule: Record<string, number> };
+}
+
+/** System health of one window (from the prediction events). */
+export interface WindowSystem {
+  throughput_per_s: number;
+  latency_ms: { p50: number | null; p90: number | null; p99: number | null; mean: number | null };
 }
 
 /** What the monitor concluded about one window. */
@@ -41,6 +59,11 @@ export interface WindowSummary {
   quality: WindowQuality;
   /** Performance from the labels received so far for this window's predictions (null before any). */
   performance: WindowPerformance | null;
+  /** Drift of the model's outputs (predicted label or value, confidence) against the reference's scored sample. */
+  prediction_drift: DriftReport | null;
+  /** Classifier performance estimated without labels from calibrated confidences (CBPE), when the reference had labels. */
+  estimated_performance: Record<string, number | null> | null;
+  system: WindowSystem;
 }
 
 /** Label-based performance of one window, against the version's registered metrics. */
@@ -79,6 +102,8 @@ interface PerformanceState {
 interface Context {
   version: VersionRecord;
   reference: DatasetProfile | null;
+  /** CBPE calibration and the positive class, when the reference sample had labels (binary classifiers). */
+  cbpe: { calibration: CbpeCalibration; positive: string } | null;
   spec: DatasetSpec;
   features: string[];
   ranges: Map<string, { min: number; max: number }>;
@@ -97,6 +122,10 @@ interface WindowState {
   rate: number;
   random: number;
   outOfRange: Map<string, number>;
+  imputed: number;
+  fallback: number;
+  contractCounts: Map<string, number>;
+  cbpe: CbpeAccumulator | null;
   /** What a previous run of this replica stored for the same window before a restart (merged in at close). */
   base: { profile: DatasetProfile; rows: number } | null;
 }
@@ -149,6 +178,8 @@ export class MonitorService {
       graceSeconds?: number;
       /** Events profiled per window at most (about): busier windows profile a uniform sample (default 20,000). */
       maxProfiledRows?: number;
+      /** Scores reference samples so outputs get a reference too (prediction drift, CBPE). */
+      score?: ReferenceScorer;
       /** Told of every closed window, after it is stored (alerts evaluate here). */
       onWindowClosed?: (summary: WindowSummary) => void | Promise<void>;
     },
@@ -230,16 +261,18 @@ export class MonitorService {
   }
 
   /**
-   * Sets a version's reference profile (features; `DatasetProfile.toJSON()`), audited. Throws
-   * REGISTRY_VERSION_NOT_FOUND, or VALIDATION_FAILED for a malformed profile or columns that are not the version's
-   * features.
+   * Sets a version's reference profile (features; `DatasetProfile.toJSON()`), audited. With a sample of reference
+   * records the version scores them, so its outputs get a reference too (prediction drift); with their labels too, a
+   * binary classifier gets a CBPE calibration (performance estimated without labels). Throws
+   * REGISTRY_VERSION_NOT_FOUND, VALIDATION_FAILED for a malformed profile, columns that are not the version's
+   * features or a sample that does not fit, or SERVING_INPUT_INVALID from the model.
    */
-  async setReference(model: string, version: number, profileJson: unknown, source: string, by: Principal): Promise<{ rows: number; columns: string[] }> {
+  async setReference(model: string, version: number, profileJson: unknown, source: string, by: Principal, sample?: { records: Record<string, unknown>[]; labels?: unknown[] }): Promise<{ rows: number; columns: string[]; calibrated: boolean | null }> {
     const record = await this.deps.models.getVersion(model, version);
     if (!record) {
       throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { details: { model, version } });
     }
-    const profile = datasetProfileFromJSON(profileJson);
+    let profile = datasetProfileFromJSON(profileJson);
     const features = new Set(record.signature.features.map((f) => f.name));
     const unknown = [...profile.columns.keys()].filter((c) => !features.has(c));
     if (unknown.length > 0) {
@@ -247,18 +280,44 @@ export class MonitorService {
         issues: unknown.map((c) => ({ field: `/profile/columns/${c}`, rule: 'feature', message: 'is not a feature of the version' })),
       });
     }
+    let calibration: CbpeCalibration | null = null;
+    if (sample && sample.records.length > 0 && this.deps.score) {
+      if (sample.labels !== undefined && sample.labels.length !== sample.records.length) {
+        throw new TarmacError('VALIDATION_FAILED', 'the sample needs one label per record', {
+          issues: [{ field: '/sample/labels', rule: 'length', message: `has ${sample.labels.length} labels for ${sample.records.length} records` }],
+        });
+      }
+      const outputs = await this.deps.score(record, sample.records);
+      const classifier = record.signature.task === 'classification';
+      const outputRows = outputs.map((o) => ({
+        [OUTPUT_PREDICTION]: classifier ? o.prediction : (o.value ?? o.prediction),
+        [OUTPUT_CONFIDENCE]: o.probabilities ? Math.max(...Object.values(o.probabilities)) : null,
+      }));
+      const outputProfile = buildReferenceDatasetProfile(outputRows, classifier
+        ? { [OUTPUT_PREDICTION]: 'categorical', [OUTPUT_CONFIDENCE]: 'numeric' }
+        : { [OUTPUT_PREDICTION]: 'numeric' });
+      profile = new DatasetProfileClass(profile.rows, new Map([...profile.columns, ...outputProfile.columns]));
+      const labels = record.signature.classLabels?.map(String) ?? [];
+      if (classifier && sample.labels && labels.length === 2 && outputs.every((o) => o.probabilities)) {
+        const positive = labels[1]!;
+        calibration = fitCbpeCalibration(outputs.map((o) => o.probabilities![positive] ?? 0), sample.labels.map((l) => String(l) === positive));
+      }
+    }
     const text = JSON.stringify(profile.toJSON());
-    await this.deps.store.putReference({ model, version, rows: profile.rows, profile: text, source, createdAt: this.deps.clock.now() });
+    const stored = calibration ? JSON.stringify({ ...JSON.parse(text) as object, cbpe: { calibration: calibration.toJSON(), positive: record.signature.classLabels![1] } }) : text;
+    await this.deps.store.putReference({ model, version, rows: profile.rows, profile: stored, source, createdAt: this.deps.clock.now() });
     this.contexts.delete(`${model}\u0000${version}`);
     this.ready.delete(`${model}\u0000${version}`);
-    await this.deps.audit.record(by, 'monitor.reference.set', `model:${model}/${version}`, { rows: profile.rows, columns: [...profile.columns.keys()], source });
-    return { rows: profile.rows, columns: [...profile.columns.keys()] };
+    await this.deps.audit.record(by, 'monitor.reference.set', `model:${model}/${version}`, {
+      rows: profile.rows, columns: [...profile.columns.keys()], source, scored_sample: sample?.records.length ?? 0, cbpe: calibration !== null,
+    });
+    return { rows: profile.rows, columns: [...profile.columns.keys()], calibrated: calibration ? calibration.calibrated : null };
   }
 
   /** A version's reference profile, if it has one. */
   async reference(model: string, version: number): Promise<{ profile: DatasetProfile; source: string; rows: number } | undefined> {
     const r = await this.deps.store.getReference(model, version);
-    return r ? { profile: datasetProfileFromJSON(r.profile), source: r.source, rows: r.rows } : undefined;
+    return r ? { profile: parseReference(r.profile).profile, source: r.source, rows: r.rows } : undefined;
   }
 
   /** Stored windows of a model, newest first, with the open ones of this replica first. */
@@ -430,7 +489,8 @@ export class MonitorService {
     const w: WindowState = {
       key, model: row.model, version: row.version, variant: row.variant, start,
       builder: datasetProfileBuilder(ctx.spec, { seed }),
-      rows: 0, profiled: 0, outOfRange: new Map(), base,
+      rows: 0, profiled: 0, outOfRange: new Map(), base, imputed: 0, fallback: 0, contractCounts: new Map(),
+      cbpe: ctx.cbpe ? new CbpeAccumulator(ctx.cbpe.calibration) : null,
       rate: expected > this.maxProfiledRows ? this.maxProfiledRows / expected : 1,
       random: seed || 1,
     };
@@ -461,9 +521,25 @@ export class MonitorService {
         if (range && typeof v === 'number' && (v < range.min || v > range.max)) w.outOfRange.set(f, (w.outOfRange.get(f) ?? 0) + 1);
       }
     }
-    const out = row.outputs as { prediction?: unknown; value?: unknown; probabilities?: Record<string, number> } | null;
+    flat[SYSTEM_LATENCY] = row.latencyMs;
+    const out = row.outputs as {
+      prediction?: unknown; value?: unknown; probabilities?: Record<string, number>;
+      imputed?: string[]; fallback?: boolean; violations?: { field: string; rule: string }[];
+    } | null;
     if (out && typeof out === 'object') {
       flat[OUTPUT_PREDICTION] = out.prediction ?? out.value;
+      if (out.imputed) {
+        w.imputed++;
+        for (const f of out.imputed) w.contractCounts.set(`${f}:imputed`, (w.contractCounts.get(`${f}:imputed`) ?? 0) + 1);
+      }
+      if (out.fallback) {
+        w.fallback++;
+        for (const v of out.violations ?? []) w.contractCounts.set(`${v.field}:${v.rule}`, (w.contractCounts.get(`${v.field}:${v.rule}`) ?? 0) + 1);
+      }
+      if (w.cbpe && ctx.cbpe && out.probabilities) {
+        const p = out.probabilities[ctx.cbpe.positive];
+        if (typeof p === 'number' && p >= 0 && p <= 1) w.cbpe.add(p);
+      }
       if (out.probabilities && typeof out.probabilities === 'object') {
         let max = -Infinity;
         for (const key in out.probabilities) {
@@ -493,7 +569,8 @@ export class MonitorService {
     const record = await this.deps.models.getVersion(model, version);
     if (!record) throw new Error(`unknown version ${model} v${version}`);
     const stored = await this.deps.store.getReference(model, version);
-    const reference = stored ? datasetProfileFromJSON(stored.profile) : null;
+    const parsed = stored ? parseReference(stored.profile) : null;
+    const reference = parsed?.profile ?? null;
     const features = record.signature.features.map((f) => f.name);
     const spec: DatasetSpec = {};
     const ranges = new Map<string, { min: number; max: number }>();
@@ -507,9 +584,11 @@ export class MonitorService {
       }
     }
     const classifier = record.signature.task === 'classification';
-    spec[OUTPUT_PREDICTION] = classifier ? categoricalSpec((record.signature.classLabels ?? []).map(String)) : numericSpec([]);
-    if (classifier) spec[OUTPUT_CONFIDENCE] = numericSpec([0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]);
-    return { version: record, reference, spec, features, ranges };
+    spec[OUTPUT_PREDICTION] = reference?.column(OUTPUT_PREDICTION)?.spec
+      ?? (classifier ? categoricalSpec((record.signature.classLabels ?? []).map(String)) : numericSpec([]));
+    if (classifier) spec[OUTPUT_CONFIDENCE] = reference?.column(OUTPUT_CONFIDENCE)?.spec ?? numericSpec([0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]);
+    spec[SYSTEM_LATENCY] = numericSpec([0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000]);
+    return { version: record, reference, cbpe: parsed?.cbpe ?? null, spec, features, ranges };
   }
 
   private async closeWindow(w: WindowState, closed: boolean): Promise<WindowSummary> {
@@ -518,7 +597,8 @@ export class MonitorService {
     await this.deps.store.putWindow({
       model: w.model, version: w.version, variant: w.variant, windowStart: w.start, windowSeconds: this.windowMs / 1000,
       rows: summary.rows, profile: JSON.stringify(profile.toJSON()), quality: JSON.stringify({ ...summary.quality, closed }),
-      drift: JSON.stringify(summary.drift), performance: JSON.stringify(summary.performance), updatedAt: this.deps.clock.now(),
+      drift: JSON.stringify({ features: summary.drift, prediction: summary.prediction_drift, estimated_performance: summary.estimated_performance, system: summary.system }),
+      performance: JSON.stringify(summary.performance), updatedAt: this.deps.clock.now(),
     } satisfies MonitorWindowRecord);
     if (!closed) return summary;
     this.open.delete(w.key);
@@ -556,6 +636,12 @@ export class MonitorService {
     const profile = this.profileOf(w);
     const rows = w.rows + (w.base?.rows ?? 0);
     const drift = ctx?.reference ? profileDrift(ctx.reference, profile, { columns: ctx.features.filter((f) => ctx.reference!.column(f)) }) : null;
+    const outputColumns = OUTPUT_COLUMNS.filter((c) => ctx?.reference?.column(c));
+    const predictionDrift = ctx?.reference && outputColumns.length > 0 ? profileDrift(ctx.reference, profile, { columns: outputColumns }) : null;
+    const latency = profile.column(SYSTEM_LATENCY);
+    const q = (x: number) => (latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.quantile(x) : null);
+    const profiled = Math.max(profile.rows, 1);
+    const estimate = w.cbpe ? w.cbpe.estimate() : null;
     const features: WindowQuality['features'] = {};
     for (const f of ctx?.features ?? []) {
       const col = profile.column(f);
@@ -571,7 +657,18 @@ export class MonitorService {
     return {
       model: w.model, version: w.version, variant: w.variant, window_start: new Date(w.start).toISOString(),
       window_seconds: this.windowMs / 1000, rows, closed, drift, performance: this.performanceOf(w.key),
-      quality: { rows, profiled_rows: profile.rows, features, volume_ratio: mean > 0 ? rows / mean : null },
+      prediction_drift: predictionDrift,
+      estimated_performance: estimate && estimate.n > 0
+        ? { accuracy: estimate.accuracy, precision: estimate.precision, recall: estimate.recall, f1: estimate.f1, roc_auc: estimate.rocAuc }
+        : null,
+      system: {
+        throughput_per_s: rows / (this.windowMs / 1000),
+        latency_ms: { p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.mean : null },
+      },
+      quality: {
+        rows, profiled_rows: profile.rows, features, volume_ratio: mean > 0 ? rows / mean : null,
+        contract: { imputed_rate: w.imputed / profiled, fallback_rate: w.fallback / profiled, by_field_rule: Object.fromEntries(w.contractCounts) },
+      },
     };
   }
 
@@ -590,6 +687,13 @@ export class MonitorService {
       for (const [metric, value] of Object.entries(s.performance.metrics)) if (value !== null) m.performance.set({ ...labels, metric }, value);
       m.conceptDrift.set(labels, s.performance.concept_drift ? 1 : 0);
     }
+    for (const c of s.prediction_drift?.columns ?? []) {
+      if (!Number.isNaN(c.statistic)) m.predictionDrift.set({ ...labels, output: c.column, method: c.method }, c.statistic);
+    }
+    for (const [metric, value] of Object.entries(s.estimated_performance ?? {})) if (value !== null) m.estimatedPerformance.set({ ...labels, metric }, value);
+    for (const [quantile, value] of Object.entries({ '0.5': s.system.latency_ms.p50, '0.9': s.system.latency_ms.p90, '0.99': s.system.latency_ms.p99 })) {
+      if (value !== null) m.latency.set({ ...labels, quantile }, value);
+    }
     if (s.drift) {
       m.driftShare.set(labels, s.drift.drift_share);
       for (const c of s.drift.columns) {
@@ -604,11 +708,24 @@ export class MonitorService {
 function fromRecord(r: MonitorWindowRecord): WindowSummary {
   const { closed = true, ...quality } = JSON.parse(r.quality) as WindowQuality & { closed?: boolean };
   const parsed = JSON.parse(r.performance) as Partial<WindowPerformance> | null;
+  const stored = JSON.parse(r.drift) as {
+    features: DriftReport | null; prediction: DriftReport | null; estimated_performance: Record<string, number | null> | null; system: WindowSystem;
+  };
   return {
     model: r.model, version: r.version, variant: r.variant, window_start: new Date(r.windowStart).toISOString(),
     window_seconds: r.windowSeconds, rows: r.rows, closed,
-    drift: JSON.parse(r.drift) as DriftReport | null, quality,
+    drift: stored.features, prediction_drift: stored.prediction, estimated_performance: stored.estimated_performance, system: stored.system,
+    quality,
     performance: parsed && parsed.task !== undefined ? parsed as WindowPerformance : null,
+  };
+}
+
+/** A stored reference: the profile, plus the CBPE calibration when the sample had labels. */
+function parseReference(text: string): { profile: DatasetProfile; cbpe: { calibration: CbpeCalibration; positive: string } | null } {
+  const { cbpe, ...profile } = JSON.parse(text) as { cbpe?: { calibration: unknown; positive: unknown } };
+  return {
+    profile: datasetProfileFromJSON(profile),
+    cbpe: cbpe ? { calibration: CbpeCalibration.fromJSON(cbpe.calibration), positive: String(cbpe.positive) } : null,
   };
 }
 

@@ -62,6 +62,22 @@ export class PredictService {
   ) {}
 
   /**
+   * Runs a version (loaded on demand, deployed or not) on records without logging or metrics: the monitor scores
+   * reference samples with it. Throws SERVING_INPUT_INVALID for records that do not fit the signature.
+   */
+  async scoreUnlogged(version: VersionRecord, records: readonly Record<string, unknown>[]): Promise<RecordPrediction[]> {
+    const loaded = await this.deps.pool.extra(version);
+    const out: RecordPrediction[] = [];
+    for (let i = 0; i < records.length; i += 256) {
+      const part = records.slice(i, i + 256);
+      const feeds = recordsToFeeds(version.signature, part);
+      const outputs = await loaded.use((m) => m.run(feeds));
+      out.push(...outputsToPredictions(version.signature, outputs, part.length));
+    }
+    return out;
+  }
+
+  /**
    * Answers `{"records": [...]}` for the deployed model. Throws SERVING_NOT_DEPLOYED, VALIDATION_FAILED or
    * SERVING_INPUT_INVALID (naming record, field and rule) for a client's mistake.
    */

@@ -14,7 +14,7 @@ const versionParams = {
 export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const tags = ['monitoring'];
 
-  app.put<{ Params: VersionParams; Body: { profile: unknown; source?: string } }>('/v1/models/:name/versions/:version/reference-profile', {
+  app.put<{ Params: VersionParams; Body: { profile: unknown; source?: string; sample?: { records: Record<string, unknown>[]; labels?: unknown[] } } }>('/v1/models/:name/versions/:version/reference-profile', {
     config: { permission: 'models:write' },
     bodyLimit: 64 * 1024 * 1024,
     schema: {
@@ -24,13 +24,24 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
       params: versionParams,
       body: {
         type: 'object', required: ['profile'], additionalProperties: false,
-        properties: { profile: { type: 'object' }, source: { type: 'string', maxLength: 500 } },
+        properties: {
+          profile: { type: 'object' },
+          source: { type: 'string', maxLength: 500 },
+          sample: {
+            type: 'object', required: ['records'], additionalProperties: false,
+            description: 'reference records the version scores, so its outputs get a reference (prediction drift); with their labels, a binary classifier gets a CBPE calibration',
+            properties: {
+              records: { type: 'array', maxItems: 10_000, items: { type: 'object' } },
+              labels: { type: 'array', maxItems: 10_000, items: { type: ['number', 'string', 'boolean'] } },
+            },
+          },
+        },
       },
     },
   }, async (request) => {
     const { name, version } = request.params;
-    const result = await deps.monitor.setReference(name, Number(version), request.body.profile, request.body.source ?? '', request.principal);
-    return { model: name, version: Number(version), rows: result.rows, columns: result.columns };
+    const result = await deps.monitor.setReference(name, Number(version), request.body.profile, request.body.source ?? '', request.principal, request.body.sample);
+    return { model: name, version: Number(version), rows: result.rows, columns: result.columns, cbpe_calibrated: result.calibrated };
   });
 
   app.get<{ Params: VersionParams }>('/v1/models/:name/versions/:version/reference-profile', {
