@@ -30,6 +30,16 @@ before(async () => {
   const put = await t.call('PUT', '/v1/models/loan-default/versions/1/reference-profile', { profile: reference.profile, source: 'loans-demo.csv', sample: reference.sample });
   assert.equal(put.statusCode, 200, put.body);
   assert.deepEqual((put.json() as { columns: string[] }).columns.slice(-2), ['output.prediction', 'output.confidence'], 'outputs get a reference from the scored sample');
+  const business = await t.call('PUT', '/v1/models/loan-default/monitor/business-metrics', {
+    metrics: [
+      { name: 'approval_rate', expr: 'prediction == 0' },
+      { name: 'requested_total', expr: 'loan_amount', aggregate: 'sum' },
+      { name: 'label_error_rate', expr: 'label != prediction', source: 'feedback' },
+    ],
+  });
+  assert.equal(business.statusCode, 200, business.body);
+  const badBusiness = await t.call('PUT', '/v1/models/loan-default/monitor/business-metrics', { metrics: [{ name: 'x', expr: 'constructor(' }, { name: 'Bad Name', expr: '1' }] });
+  assert.equal(badBusiness.statusCode, 400);
   for await (const row of readCsvRows(csv)) {
     const { default: _label, ...features } = row;
     sample.push(features);
@@ -119,6 +129,13 @@ test('windows close on time; the shifted window shows drift on income and unseen
   assert.ok(second.system.latency_ms.p50! > 0 && second.system.throughput_per_s === 10);
   assert.deepEqual(second.quality.contract, { imputed_rate: 0, fallback_rate: 0, by_field_rule: {} });
 
+  // Business metrics: the share approved and the amount requested, per window.
+  const approvals = firstAnswers.filter((a) => a.prediction === 0).length / firstAnswers.length;
+  assert.ok(Math.abs(first.business.approval_rate! - approvals) < 1e-12);
+  const requested = sample.slice(0, 600).reduce((acc, r) => acc + (r.loan_amount as number), 0);
+  assert.equal(first.business.requested_total, requested);
+  assert.equal(first.business.label_error_rate, null, 'no labels yet');
+
   const metrics = (await t.call('GET', '/metrics')).body;
   assert.match(metrics, /tarmac_monitor_feature_drift\{model="loan-default",version="1",variant="stable",feature="income"\} 1/);
   assert.match(metrics, /tarmac_monitor_drift_score\{model="loan-default",version="1",variant="stable",feature="income",method="wasserstein"\} \d/);
@@ -144,6 +161,8 @@ test('labels arriving after their windows closed score them: the first window as
   assert.ok(second!.performance!.degraded.includes('accuracy'));
   assert.ok(second!.performance!.degraded.includes('log_loss'));
   assert.equal(second!.performance!.concept_drift, true, 'ADWIN sees the error rate jump from 0 to 1');
+  assert.equal(first!.business.label_error_rate, 0);
+  assert.equal(second!.business.label_error_rate, 1);
   const metrics = (await t.call('GET', '/metrics')).body;
   assert.match(metrics, /tarmac_monitor_performance\{model="loan-default",version="1",variant="stable",metric="accuracy"\} 0/);
 });

@@ -17,6 +17,7 @@ export class MonitorMetrics {
   readonly predictionDrift: Gauge<VariantLabels | 'output' | 'method'>;
   readonly estimatedPerformance: Gauge<VariantLabels | 'metric'>;
   readonly latency: Gauge<VariantLabels | 'quantile'>;
+  readonly business: Gauge<VariantLabels | 'metric'>;
 
   constructor(registry: Registry) {
     const g = <L extends string>(name: string, help: string, labelNames: L[]) => new Gauge<L>({ name, help, labelNames, registers: [registry] });
@@ -32,6 +33,7 @@ export class MonitorMetrics {
     this.predictionDrift = g('tarmac_monitor_prediction_drift_score', 'Drift of an output (predicted label or value, confidence) against the reference\'s scored sample in the last closed window', [...variant, 'output', 'method']);
     this.estimatedPerformance = g('tarmac_monitor_estimated_performance', 'Classifier performance estimated without labels (CBPE) in the last closed window', [...variant, 'metric']);
     this.latency = g('tarmac_monitor_latency_ms', 'Request latency quantiles of the last closed window, from its prediction events (ms)', [...variant, 'quantile']);
+    this.business = g('tarmac_monitor_business_metric', 'A user-defined business metric (mean or sum over the last closed window)', [...variant, 'metric']);
     this.conceptDrift = g('tarmac_monitor_concept_drift', '1 when the error-stream detector (ADWIN for classifiers, Page-Hinkley for regressors) saw a change in the last labelled window', variant);
     this.performance = g('tarmac_monitor_performance', 'A performance metric (accuracy, f1, roc_auc, log_loss, mae, rmse, r2, estimated_accuracy, …) of the last window with labels', [...variant, 'metric']);
   }

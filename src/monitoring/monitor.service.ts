@@ -2,9 +2,11 @@ import type { AuditLog, Principal } from '../security/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { ModelStore, MonitorStore, MonitorWindowRecord, PredictionRecord, VersionRecord } from '../store/index.ts';
+import type { AlertConfigStore, ModelStore, MonitorStore, MonitorWindowRecord, PredictionRecord, VersionRecord } from '../store/index.ts';
 import { profileDrift } from './drift/profile-drift.ts';
 import type { DriftReport } from './drift/report.ts';
+import { compileBusinessMetrics } from './business-metrics.ts';
+import type { BusinessMetricSpec, CompiledBusinessMetric } from './business-metrics.ts';
 import type { MonitorMetrics } from './monitor-metrics.ts';
 import {
   Adwin, CbpeAccumulator, CbpeCalibration, ClassificationAccumulator, compareToBaseline, fitCbpeCalibration, PageHinkley,
@@ -64,6 +66,8 @@ export interface WindowSummary {
   /** Classifier performance estimated without labels from calibrated confidences (CBPE), when the reference had labels. */
   estimated_performance: Record<string, number | null> | null;
   system: WindowSystem;
+  /** The model's business metrics over this window (mean or sum; null without values). */
+  business: Record<string, number | null>;
 }
 
 /** Label-based performance of one window, against the version's registered metrics. */
@@ -97,6 +101,7 @@ interface PerformanceState {
   conceptDrift: boolean;
   dirty: boolean;
   baseline: Record<string, number>;
+  business: Map<string, { sum: number; n: number }>;
 }
 
 interface Context {
@@ -104,6 +109,7 @@ interface Context {
   reference: DatasetProfile | null;
   /** CBPE calibration and the positive class, when the reference sample had labels (binary classifiers). */
   cbpe: { calibration: CbpeCalibration; positive: string } | null;
+  business: CompiledBusinessMetric[];
   spec: DatasetSpec;
   features: string[];
   ranges: Map<string, { min: number; max: number }>;
@@ -126,6 +132,7 @@ interface WindowState {
   fallback: number;
   contractCounts: Map<string, number>;
   cbpe: CbpeAccumulator | null;
+  business: Map<string, { sum: number; n: number }>;
   /** What a previous run of this replica stored for the same window before a restart (merged in at close). */
   base: { profile: DatasetProfile; rows: number } | null;
 }
@@ -167,6 +174,8 @@ export class MonitorService {
   constructor(
     private readonly deps: {
       store: MonitorStore;
+      /** Where business metric definitions are kept. */
+      settings: Pick<AlertConfigStore, 'getSetting' | 'putSetting'>;
       models: Pick<ModelStore, 'getVersion'>;
       audit: AuditLog;
       clock: Clock;
@@ -314,6 +323,30 @@ export class MonitorService {
     return { rows: profile.rows, columns: [...profile.columns.keys()], calibrated: calibration ? calibration.calibrated : null };
   }
 
+  /**
+   * Replaces a model's business metrics (validated whole, stored, audited); windows opened from now on compute them.
+   * Throws VALIDATION_FAILED naming each bad field.
+   */
+  async setBusinessMetrics(model: string, input: unknown, by: Principal): Promise<BusinessMetricSpec[]> {
+    const compiled = compileBusinessMetrics(input);
+    const specs = compiled.map((c) => c.spec);
+    await this.deps.settings.putSetting(`business:${model}`, JSON.stringify(specs), by.id, this.deps.clock.now());
+    for (const key of [...this.contexts.keys()]) {
+      if (key.startsWith(`${model}\u0000`)) {
+        this.contexts.delete(key);
+        this.ready.delete(key);
+      }
+    }
+    await this.deps.audit.record(by, 'monitor.business_metrics.set', `model:${model}`, { metrics: specs.map((m) => m.name) });
+    return specs;
+  }
+
+  /** A model's business metrics. */
+  async businessMetrics(model: string): Promise<BusinessMetricSpec[]> {
+    const stored = await this.deps.settings.getSetting(`business:${model}`);
+    return stored ? JSON.parse(stored.document) as BusinessMetricSpec[] : [];
+  }
+
   /** A version's reference profile, if it has one. */
   async reference(model: string, version: number): Promise<{ profile: DatasetProfile; source: string; rows: number } | undefined> {
     const r = await this.deps.store.getReference(model, version);
@@ -384,7 +417,7 @@ export class MonitorService {
       state = {
         key, model: prediction.model, version: prediction.version, variant: prediction.variant, start, task,
         ...(task === 'classification' ? { classification: new ClassificationAccumulator() } : { regression: new RegressionAccumulator() }),
-        conceptDrift: false, dirty: false, baseline: ctx.version.metrics,
+        conceptDrift: false, dirty: false, baseline: ctx.version.metrics, business: new Map(),
       };
       this.performance.set(key, state);
       this.prunePerformance();
@@ -415,6 +448,18 @@ export class MonitorService {
       this.detectors.set(detectorKey, detector);
     }
     if (detector.update(error).drift) state.conceptDrift = true;
+    if (ctx.business.length > 0) {
+      const view = { ...businessView(prediction.inputs, out), label };
+      for (const m of ctx.business) {
+        if (m.spec.source !== 'feedback') continue;
+        const v = m.value(view);
+        if (v === undefined) continue;
+        const acc = state.business.get(m.spec.name) ?? { sum: 0, n: 0 };
+        acc.sum += v;
+        acc.n++;
+        state.business.set(m.spec.name, acc);
+      }
+    }
     state.dirty = true;
   }
 
@@ -462,10 +507,20 @@ export class MonitorService {
       state.dirty = false;
       if (this.open.has(state.key)) continue; // written when the window closes
       const perf = this.performanceOf(state.key)!;
-      const updated = await this.deps.store.updatePerformance(state.model, state.version, state.variant, state.start, this.windowMs / 1000, JSON.stringify(perf), this.deps.clock.now());
-      if (!updated) continue;
       const stored = await this.deps.store.getWindow(state.model, state.version, state.variant, state.start, this.windowMs / 1000);
-      if (stored) out.push(fromRecord(stored));
+      if (!stored) continue;
+      // Business metrics over feedback live with the window's other results: fold the new labels in.
+      const results = JSON.parse(stored.drift) as { business?: Record<string, number | null> };
+      const ctx = this.ready.get(`${state.model}\u0000${state.version}`);
+      const business = { ...(results.business ?? {}) };
+      for (const m of ctx?.business ?? []) {
+        if (m.spec.source !== 'feedback') continue;
+        const acc = state.business.get(m.spec.name);
+        business[m.spec.name] = !acc || acc.n === 0 ? null : m.spec.aggregate === 'mean' ? acc.sum / acc.n : acc.sum;
+      }
+      const record = { ...stored, drift: JSON.stringify({ ...results, business }), performance: JSON.stringify(perf), updatedAt: this.deps.clock.now() };
+      await this.deps.store.putWindow(record);
+      out.push(fromRecord(record));
     }
     return out;
   }
@@ -491,6 +546,7 @@ export class MonitorService {
       builder: datasetProfileBuilder(ctx.spec, { seed }),
       rows: 0, profiled: 0, outOfRange: new Map(), base, imputed: 0, fallback: 0, contractCounts: new Map(),
       cbpe: ctx.cbpe ? new CbpeAccumulator(ctx.cbpe.calibration) : null,
+      business: new Map(),
       rate: expected > this.maxProfiledRows ? this.maxProfiledRows / expected : 1,
       random: seed || 1,
     };
@@ -550,6 +606,18 @@ export class MonitorService {
       }
     }
     w.builder.add(flat);
+    if (ctx.business.length > 0) {
+      const view = businessView(inputs, out);
+      for (const m of ctx.business) {
+        if (m.spec.source !== 'predictions') continue;
+        const v = m.value(view);
+        if (v === undefined) continue;
+        const acc = w.business.get(m.spec.name) ?? { sum: 0, n: 0 };
+        acc.sum += v;
+        acc.n++;
+        w.business.set(m.spec.name, acc);
+      }
+    }
   }
 
   private context(model: string, version: number): Promise<Context | undefined> {
@@ -588,7 +656,13 @@ export class MonitorService {
       ?? (classifier ? categoricalSpec((record.signature.classLabels ?? []).map(String)) : numericSpec([]));
     if (classifier) spec[OUTPUT_CONFIDENCE] = reference?.column(OUTPUT_CONFIDENCE)?.spec ?? numericSpec([0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]);
     spec[SYSTEM_LATENCY] = numericSpec([0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000]);
-    return { version: record, reference, cbpe: parsed?.cbpe ?? null, spec, features, ranges };
+    let business: CompiledBusinessMetric[] = [];
+    try {
+      business = compileBusinessMetrics(await this.businessMetrics(model));
+    } catch (err) {
+      this.deps.log.error({ err, model }, 'stored business metrics no longer compile; they are skipped');
+    }
+    return { version: record, reference, cbpe: parsed?.cbpe ?? null, business, spec, features, ranges };
   }
 
   private async closeWindow(w: WindowState, closed: boolean): Promise<WindowSummary> {
@@ -597,7 +671,7 @@ export class MonitorService {
     await this.deps.store.putWindow({
       model: w.model, version: w.version, variant: w.variant, windowStart: w.start, windowSeconds: this.windowMs / 1000,
       rows: summary.rows, profile: JSON.stringify(profile.toJSON()), quality: JSON.stringify({ ...summary.quality, closed }),
-      drift: JSON.stringify({ features: summary.drift, prediction: summary.prediction_drift, estimated_performance: summary.estimated_performance, system: summary.system }),
+      drift: JSON.stringify({ features: summary.drift, prediction: summary.prediction_drift, estimated_performance: summary.estimated_performance, system: summary.system, business: summary.business }),
       performance: JSON.stringify(summary.performance), updatedAt: this.deps.clock.now(),
     } satisfies MonitorWindowRecord);
     if (!closed) return summary;
@@ -642,6 +716,14 @@ export class MonitorService {
     const q = (x: number) => (latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.quantile(x) : null);
     const profiled = Math.max(profile.rows, 1);
     const estimate = w.cbpe ? w.cbpe.estimate() : null;
+    const business: Record<string, number | null> = {};
+    const rate = w.rows > 0 ? w.profiled / w.rows : 1;
+    for (const m of ctx?.business ?? []) {
+      const acc = m.spec.source === 'predictions' ? w.business.get(m.spec.name) : this.performance.get(w.key)?.business.get(m.spec.name);
+      if (!acc || acc.n === 0) business[m.spec.name] = null;
+      // A sum over a sampled window is scaled back up to all of its events.
+      else business[m.spec.name] = m.spec.aggregate === 'mean' ? acc.sum / acc.n : (m.spec.source === 'predictions' && rate > 0 ? acc.sum / rate : acc.sum);
+    }
     const features: WindowQuality['features'] = {};
     for (const f of ctx?.features ?? []) {
       const col = profile.column(f);
@@ -658,6 +740,7 @@ export class MonitorService {
       model: w.model, version: w.version, variant: w.variant, window_start: new Date(w.start).toISOString(),
       window_seconds: this.windowMs / 1000, rows, closed, drift, performance: this.performanceOf(w.key),
       prediction_drift: predictionDrift,
+      business,
       estimated_performance: estimate && estimate.n > 0
         ? { accuracy: estimate.accuracy, precision: estimate.precision, recall: estimate.recall, f1: estimate.f1, roc_auc: estimate.rocAuc }
         : null,
@@ -691,6 +774,7 @@ export class MonitorService {
       if (!Number.isNaN(c.statistic)) m.predictionDrift.set({ ...labels, output: c.column, method: c.method }, c.statistic);
     }
     for (const [metric, value] of Object.entries(s.estimated_performance ?? {})) if (value !== null) m.estimatedPerformance.set({ ...labels, metric }, value);
+    for (const [metric, value] of Object.entries(s.business)) if (value !== null) m.business.set({ ...labels, metric }, value);
     for (const [quantile, value] of Object.entries({ '0.5': s.system.latency_ms.p50, '0.9': s.system.latency_ms.p90, '0.99': s.system.latency_ms.p99 })) {
       if (value !== null) m.latency.set({ ...labels, quantile }, value);
     }
@@ -710,14 +794,26 @@ function fromRecord(r: MonitorWindowRecord): WindowSummary {
   const parsed = JSON.parse(r.performance) as Partial<WindowPerformance> | null;
   const stored = JSON.parse(r.drift) as {
     features: DriftReport | null; prediction: DriftReport | null; estimated_performance: Record<string, number | null> | null; system: WindowSystem;
+    business?: Record<string, number | null>;
   };
   return {
     model: r.model, version: r.version, variant: r.variant, window_start: new Date(r.windowStart).toISOString(),
     window_seconds: r.windowSeconds, rows: r.rows, closed,
     drift: stored.features, prediction_drift: stored.prediction, estimated_performance: stored.estimated_performance, system: stored.system,
+    business: stored.business ?? {},
     quality,
     performance: parsed && parsed.task !== undefined ? parsed as WindowPerformance : null,
   };
+}
+
+/** What a business metric expression sees: the features, `prediction` and `confidence`. */
+function businessView(inputs: unknown, out: { prediction?: unknown; value?: unknown; probabilities?: Record<string, number> } | null): Record<string, unknown> {
+  const view: Record<string, unknown> = typeof inputs === 'object' && inputs !== null && !Array.isArray(inputs) ? { ...(inputs as Record<string, unknown>) } : {};
+  if (out) {
+    view.prediction = out.prediction ?? out.value;
+    if (out.probabilities) view.confidence = Math.max(...Object.values(out.probabilities));
+  }
+  return view;
 }
 
 /** A stored reference: the profile, plus the CBPE calibration when the sample had labels. */

@@ -58,14 +58,24 @@ export class KyselyMonitorStore implements MonitorStore, AlertConfigStore {
   }
 
   /** The alerting configuration, if one was saved. */
-  async getAlertConfig(): Promise<AlertConfigRecord | undefined> {
-    const row = await this.db.selectFrom('alert_config').selectAll().where('name', '=', 'default').executeTakeFirst();
-    return row ? { document: row.document, updatedBy: row.updated_by, updatedAt: Number(row.updated_at) } : undefined;
+  getAlertConfig(): Promise<AlertConfigRecord | undefined> {
+    return this.getSetting('default');
   }
 
   /** Saves (replaces) the alerting configuration. */
-  async putAlertConfig(document: string, by: string, at: number): Promise<void> {
-    await this.db.insertInto('alert_config').values({ name: 'default', document, updated_by: by, updated_at: at })
+  putAlertConfig(document: string, by: string, at: number): Promise<void> {
+    return this.putSetting('default', document, by, at);
+  }
+
+  /** A named monitoring setting, if saved. */
+  async getSetting(name: string): Promise<AlertConfigRecord | undefined> {
+    const row = await this.db.selectFrom('alert_config').selectAll().where('name', '=', name).executeTakeFirst();
+    return row ? { document: row.document, updatedBy: row.updated_by, updatedAt: Number(row.updated_at) } : undefined;
+  }
+
+  /** Saves (replaces) a named monitoring setting. */
+  async putSetting(name: string, document: string, by: string, at: number): Promise<void> {
+    await this.db.insertInto('alert_config').values({ name, document, updated_by: by, updated_at: at })
       .onConflict((oc) => oc.column('name').doUpdateSet({ document, updated_by: by, updated_at: at }))
       .execute();
   }

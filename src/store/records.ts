@@ -474,8 +474,11 @@ export interface AlertConfigRecord {
   updatedAt: number;
 }
 
-/** Where the alerting configuration lives. */
+/** Where the alerting configuration (and other monitoring settings, by name) live. */
 export interface AlertConfigStore {
   getAlertConfig(): Promise<AlertConfigRecord | undefined>;
   putAlertConfig(document: string, by: string, at: number): Promise<void>;
+  /** A named monitoring setting document (e.g. `business:MODEL`). */
+  getSetting(name: string): Promise<AlertConfigRecord | undefined>;
+  putSetting(name: string, document: string, by: string, at: number): Promise<void>;
 }

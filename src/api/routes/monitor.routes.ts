@@ -56,6 +56,21 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { model: name, version: Number(version), rows: ref.rows, source: ref.source, profile: ref.profile.toJSON() };
   });
 
+  app.put<{ Params: { name: string }; Body: { metrics: unknown } }>('/v1/models/:name/monitor/business-metrics', {
+    config: { permission: 'models:write' },
+    schema: {
+      tags,
+      summary: 'Replace the model\'s business metrics: safe expressions over each answer (features, prediction, confidence) or each labelled answer (also label), aggregated per window as a mean or a sum',
+      params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } },
+      body: { type: 'object', required: ['metrics'], additionalProperties: false, properties: { metrics: { type: 'array' } } },
+    },
+  }, async (request) => ({ model: request.params.name, metrics: await deps.monitor.setBusinessMetrics(request.params.name, request.body.metrics, request.principal) }));
+
+  app.get<{ Params: { name: string } }>('/v1/models/:name/monitor/business-metrics', {
+    config: { permission: 'models:read' },
+    schema: { tags, summary: 'The model\'s business metrics', params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } } },
+  }, async (request) => ({ model: request.params.name, metrics: await deps.monitor.businessMetrics(request.params.name) }));
+
   app.get<{ Params: { name: string }; Querystring: { version?: string; variant?: string; since?: string; limit?: string } }>('/v1/models/:name/monitor/windows', {
     config: { permission: 'models:read' },
     schema: {
