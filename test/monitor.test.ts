@@ -38,6 +38,9 @@ before(async () => {
     ],
   });
   assert.equal(business.statusCode, 200, business.body);
+  const driftSettings = await t.call('PUT', '/v1/models/loan-default/monitor/drift-settings', { per_feature: { age: { method: 'psi', threshold: 0.25 } } });
+  assert.equal(driftSettings.statusCode, 200, driftSettings.body);
+  assert.equal((await t.call('PUT', '/v1/models/loan-default/monitor/drift-settings', { method: 'magic', per_feature: { age: { threshold: -1 } } })).statusCode, 400);
   const badBusiness = await t.call('PUT', '/v1/models/loan-default/monitor/business-metrics', { metrics: [{ name: 'x', expr: 'constructor(' }, { name: 'Bad Name', expr: '1' }] });
   assert.equal(badBusiness.statusCode, 400);
   for await (const row of readCsvRows(csv)) {
@@ -111,8 +114,11 @@ test('windows close on time; the shifted window shows drift on income and unseen
   assert.ok(moved.get('income')!.statistic > 1);
   assert.equal(moved.get('employment_type')!.method, 'jensenshannon');
   assert.equal(moved.get('employment_type')!.drift, true);
-  // Unshifted features stay near the 0.1 threshold at 600 rows (sampling noise), far from the shifted one.
-  assert.ok(moved.get('age')!.statistic < 0.2 && moved.get('debt_ratio')!.statistic < 0.1);
+  // Unshifted features stay below their thresholds; age is compared by PSI at 0.25 as configured.
+  assert.equal(moved.get('age')!.method, 'psi');
+  assert.equal(moved.get('age')!.threshold, 0.25);
+  assert.equal(moved.get('age')!.drift, false);
+  assert.ok(moved.get('debt_ratio')!.statistic < 0.1);
   assert.ok(second.quality.features.employment_type!.unseen_category_rate! > 0.2);
   assert.equal(first.quality.features.employment_type!.unseen_category_rate, 0);
   assert.ok(second.quality.features.income!.out_of_range_rate! > 0.03, 'tripled incomes above the reference maximum');

@@ -4,6 +4,9 @@ import { TarmacError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { AlertConfigStore, ModelStore, MonitorStore, MonitorWindowRecord, PredictionRecord, VersionRecord } from '../store/index.ts';
 import { profileDrift } from './drift/profile-drift.ts';
+import type { ProfileDriftOptions } from './drift/profile-drift.ts';
+import { DRIFT_METHODS } from './drift/report.ts';
+import type { DriftMethod } from './drift/report.ts';
 import type { DriftReport } from './drift/report.ts';
 import { compileBusinessMetrics } from './business-metrics.ts';
 import type { BusinessMetricSpec, CompiledBusinessMetric } from './business-metrics.ts';
@@ -110,6 +113,7 @@ interface Context {
   /** CBPE calibration and the positive class, when the reference sample had labels (binary classifiers). */
   cbpe: { calibration: CbpeCalibration; positive: string } | null;
   business: CompiledBusinessMetric[];
+  drift: ProfileDriftOptions;
   spec: DatasetSpec;
   features: string[];
   ranges: Map<string, { min: number; max: number }>;
@@ -339,6 +343,29 @@ export class MonitorService {
     }
     await this.deps.audit.record(by, 'monitor.business_metrics.set', `model:${model}`, { metrics: specs.map((m) => m.name) });
     return specs;
+  }
+
+  /**
+   * Sets how a model's windows are compared with the reference: a method and threshold for every feature, per-feature
+   * overrides, and the dataset drift share (validated, stored, audited). Throws VALIDATION_FAILED naming each bad field.
+   */
+  async setDriftSettings(model: string, input: unknown, by: Principal): Promise<ProfileDriftOptions> {
+    const settings = parseDriftSettings(input);
+    await this.deps.settings.putSetting(`drift:${model}`, JSON.stringify(settings), by.id, this.deps.clock.now());
+    for (const key of [...this.contexts.keys()]) {
+      if (key.startsWith(`${model}\u0000`)) {
+        this.contexts.delete(key);
+        this.ready.delete(key);
+      }
+    }
+    await this.deps.audit.record(by, 'monitor.drift_settings.set', `model:${model}`, { ...settings });
+    return settings;
+  }
+
+  /** A model's drift settings ({} when it uses the defaults). */
+  async driftSettings(model: string): Promise<ProfileDriftOptions> {
+    const stored = await this.deps.settings.getSetting(`drift:${model}`);
+    return stored ? JSON.parse(stored.document) as ProfileDriftOptions : {};
   }
 
   /** A model's business metrics. */
@@ -662,7 +689,8 @@ export class MonitorService {
     } catch (err) {
       this.deps.log.error({ err, model }, 'stored business metrics no longer compile; they are skipped');
     }
-    return { version: record, reference, cbpe: parsed?.cbpe ?? null, business, spec, features, ranges };
+    const drift = await this.driftSettings(model);
+    return { version: record, reference, cbpe: parsed?.cbpe ?? null, business, drift, spec, features, ranges };
   }
 
   private async closeWindow(w: WindowState, closed: boolean): Promise<WindowSummary> {
@@ -709,9 +737,9 @@ export class MonitorService {
     const ctx = await this.context(w.model, w.version);
     const profile = this.profileOf(w);
     const rows = w.rows + (w.base?.rows ?? 0);
-    const drift = ctx?.reference ? profileDrift(ctx.reference, profile, { columns: ctx.features.filter((f) => ctx.reference!.column(f)) }) : null;
+    const drift = ctx?.reference ? profileDrift(ctx.reference, profile, { ...ctx.drift, columns: ctx.features.filter((f) => ctx.reference!.column(f)) }) : null;
     const outputColumns = OUTPUT_COLUMNS.filter((c) => ctx?.reference?.column(c));
-    const predictionDrift = ctx?.reference && outputColumns.length > 0 ? profileDrift(ctx.reference, profile, { columns: outputColumns }) : null;
+    const predictionDrift = ctx?.reference && outputColumns.length > 0 ? profileDrift(ctx.reference, profile, { ...ctx.drift, columns: outputColumns }) : null;
     const latency = profile.column(SYSTEM_LATENCY);
     const q = (x: number) => (latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.quantile(x) : null);
     const profiled = Math.max(profile.rows, 1);
@@ -804,6 +832,50 @@ function fromRecord(r: MonitorWindowRecord): WindowSummary {
     quality,
     performance: parsed && parsed.task !== undefined ? parsed as WindowPerformance : null,
   };
+}
+
+/** Validates drift settings: `{method?, threshold?, per_feature?: {name: {method?, threshold?}}, drift_share?}`. */
+function parseDriftSettings(input: unknown): ProfileDriftOptions {
+  const issues: { field: string; rule: string; message: string }[] = [];
+  const o = input as { method?: unknown; threshold?: unknown; per_feature?: unknown; drift_share?: unknown } | null;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new TarmacError('VALIDATION_FAILED', 'drift settings must be an object', { issues: [{ field: '', rule: 'type', message: 'must be an object' }] });
+  }
+  const out: ProfileDriftOptions = {};
+  const method = (v: unknown, at: string): DriftMethod | 'auto' | undefined => {
+    if (v === undefined) return undefined;
+    if (v === 'auto' || DRIFT_METHODS.includes(v as DriftMethod)) return v as DriftMethod | 'auto';
+    issues.push({ field: at, rule: 'enum', message: `must be auto or one of ${DRIFT_METHODS.join(', ')}` });
+    return undefined;
+  };
+  const threshold = (v: unknown, at: string): number | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
+    issues.push({ field: at, rule: 'range', message: 'must be a number ≥ 0' });
+    return undefined;
+  };
+  for (const key of Object.keys(o)) if (!['method', 'threshold', 'per_feature', 'drift_share'].includes(key)) issues.push({ field: `/${key}`, rule: 'unknown_field', message: 'allowed: method, threshold, per_feature, drift_share' });
+  const m = method(o.method, '/method');
+  if (m !== undefined) out.method = m;
+  const t = threshold(o.threshold, '/threshold');
+  if (t !== undefined) out.threshold = t;
+  if (o.drift_share !== undefined) {
+    if (typeof o.drift_share === 'number' && o.drift_share > 0 && o.drift_share <= 1) out.datasetDriftShare = o.drift_share;
+    else issues.push({ field: '/drift_share', rule: 'range', message: 'must be in (0, 1]' });
+  }
+  if (o.per_feature !== undefined) {
+    if (typeof o.per_feature !== 'object' || o.per_feature === null || Array.isArray(o.per_feature)) issues.push({ field: '/per_feature', rule: 'type', message: 'must be an object of feature → {method, threshold}' });
+    else {
+      out.perColumn = {};
+      for (const [feature, raw] of Object.entries(o.per_feature as Record<string, { method?: unknown; threshold?: unknown }>)) {
+        const fm = method(raw?.method, `/per_feature/${feature}/method`);
+        const ft = threshold(raw?.threshold, `/per_feature/${feature}/threshold`);
+        out.perColumn[feature] = { ...(fm && fm !== 'auto' ? { method: fm } : {}), ...(ft !== undefined ? { threshold: ft } : {}) };
+      }
+    }
+  }
+  if (issues.length > 0) throw new TarmacError('VALIDATION_FAILED', `the drift settings are not valid: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`, { issues });
+  return out;
 }
 
 /** What a business metric expression sees: the features, `prediction` and `confidence`. */

@@ -66,6 +66,21 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   }, async (request) => ({ model: request.params.name, metrics: await deps.monitor.setBusinessMetrics(request.params.name, request.body.metrics, request.principal) }));
 
+  app.put<{ Params: { name: string }; Body: unknown }>('/v1/models/:name/monitor/drift-settings', {
+    config: { permission: 'models:write' },
+    schema: {
+      tags,
+      summary: 'How windows are compared with the reference: {method, threshold, per_feature: {name: {method, threshold}}, drift_share}',
+      params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } },
+      body: { type: 'object' },
+    },
+  }, async (request) => ({ model: request.params.name, settings: await deps.monitor.setDriftSettings(request.params.name, request.body, request.principal) }));
+
+  app.get<{ Params: { name: string } }>('/v1/models/:name/monitor/drift-settings', {
+    config: { permission: 'models:read' },
+    schema: { tags, summary: 'The model\'s drift settings ({} for the defaults)', params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } } },
+  }, async (request) => ({ model: request.params.name, settings: await deps.monitor.driftSettings(request.params.name) }));
+
   app.get<{ Params: { name: string } }>('/v1/models/:name/monitor/business-metrics', {
     config: { permission: 'models:read' },
     schema: { tags, summary: 'The model\'s business metrics', params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } } },
