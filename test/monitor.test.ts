@@ -172,3 +172,18 @@ test('labels arriving after their windows closed score them: the first window as
   const metrics = (await t.call('GET', '/metrics')).body;
   assert.match(metrics, /tarmac_monitor_performance\{model="loan-default",version="1",variant="stable",metric="accuracy"\} 0/);
 });
+
+test('windows roll up exactly to bigger sizes: two minutes merged into one period', async () => {
+  const res = await t.call('GET', '/v1/models/loan-default/monitor/windows?size=120');
+  assert.equal(res.statusCode, 200, res.body);
+  const [period] = (res.json() as { windows: WindowSummary[] }).windows;
+  assert.equal(period!.window_seconds, 120);
+  assert.equal(period!.rows, 1200);
+  assert.equal(period!.quality.profiled_rows, 1200);
+  assert.equal(period!.performance!.labels, 1200);
+  assert.equal(period!.performance!.metrics.accuracy, 0.5, 'the merged label accumulators: half right, half wrong');
+  assert.equal(period!.business.requested_total, sample.slice(0, 1200).reduce((a, r) => a + (r.loan_amount as number), 0), 'sums add up');
+  assert.equal(period!.quality.features.employment_type!.unseen_category_rate, 0.125, 'a quarter of the second minute, an eighth of both');
+  const bad = await t.call('GET', '/v1/models/loan-default/monitor/windows?size=90');
+  assert.equal(bad.statusCode, 400);
+});

@@ -91,8 +91,10 @@ export function addMonitorCommands(program: Command, ctx: MonitorContext): void 
     .option('--version <n>', 'one version')
     .option('--variant <name>', 'one variant')
     .option('--limit <n>', 'how many', '20')
-    .action(async (model: string, opts: { version?: string; variant?: string; limit: string }) => {
+    .option('--size <duration>', 'roll windows up to this size, e.g. 1h or 1d (a multiple of the window size)')
+    .action(async (model: string, opts: { version?: string; variant?: string; limit: string; size?: string }) => {
       const query = new URLSearchParams({ limit: opts.limit });
+      if (opts.size) query.set('size', opts.size);
       if (opts.version) query.set('version', opts.version);
       if (opts.variant) query.set('variant', opts.variant);
       const result = await ctx.client().request<{ windows: WindowSummary[] }>('GET', `/v1/models/${encodeURIComponent(model)}/monitor/windows?${query}`);

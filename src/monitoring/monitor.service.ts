@@ -497,6 +497,122 @@ export class MonitorService {
     for (const s of oldest) this.performance.delete(s.key);
   }
 
+  /** What is stored for a window's performance: the summary plus the accumulator's state, so windows can be rolled up. */
+  private storedPerformance(key: string, perf: WindowPerformance | null): unknown {
+    const state = this.performance.get(key);
+    if (!perf || !state) return perf;
+    return { ...perf, accumulator: (state.classification ?? state.regression)!.toJSON() };
+  }
+
+  /**
+   * Windows rolled up to `sizeSeconds` (a multiple of the window size: 1 h, 1 d): the stored windows of each
+   * variant in each period merged — profiles exactly, so drift and rates are those of the whole period — and compared
+   * with the reference again; performance from the merged label accumulators. Open windows are left out.
+   */
+  async rollup(model: string, options: { version?: number; variant?: string; since?: number; sizeSeconds: number; limit: number }): Promise<WindowSummary[]> {
+    const sizeMs = options.sizeSeconds * 1000;
+    if (sizeMs % this.windowMs !== 0 || sizeMs <= this.windowMs) {
+      throw new TarmacError('VALIDATION_FAILED', `a rollup size must be a multiple of the window size (${this.windowMs / 1000} s) and larger than it`, {
+        issues: [{ field: '/querystring/size', rule: 'multiple', message: `must be a multiple of ${this.windowMs / 1000} seconds` }],
+      });
+    }
+    const per = sizeMs / this.windowMs;
+    const stored = await this.deps.store.listWindows(model, { ...options, limit: Math.min(options.limit * per, 20_000) });
+    const groups = new Map<string, MonitorWindowRecord[]>();
+    for (const r of stored) {
+      if (!(JSON.parse(r.quality) as { closed?: boolean }).closed) continue;
+      const start = Math.floor(r.windowStart / sizeMs) * sizeMs;
+      const key = `${r.version}\u0000${r.variant}\u0000${start}`;
+      const list = groups.get(key) ?? [];
+      list.push(r);
+      groups.set(key, list);
+    }
+    const out: WindowSummary[] = [];
+    for (const [key, records] of groups) {
+      const [version, variant, start] = key.split('\u0000');
+      const ctx = await this.context(model, Number(version));
+      out.push(this.rolledUp(model, Number(version), variant!, Number(start), sizeMs, records, ctx));
+    }
+    return out.sort((a, b) => b.window_start.localeCompare(a.window_start) || a.variant.localeCompare(b.variant)).slice(0, options.limit);
+  }
+
+  private rolledUp(model: string, version: number, variant: string, start: number, sizeMs: number, records: MonitorWindowRecord[], ctx: Context | undefined): WindowSummary {
+    let profile: DatasetProfile | undefined;
+    for (const r of records) {
+      try {
+        const p = datasetProfileFromJSON(r.profile);
+        profile = profile ? mergeDatasetProfiles(profile, p) : p;
+      } catch {
+        // a window profiled under another reference cannot merge with the rest; it is left out of the profile
+      }
+    }
+    const rows = records.reduce((a, r) => a + r.rows, 0);
+    const summaries = records.map(fromRecord);
+    const features: WindowQuality['features'] = {};
+    for (const f of ctx?.features ?? []) {
+      const col = profile?.column(f);
+      if (!col) continue;
+      const q: WindowQuality['features'][string] = { null_rate: col.nullRate, invalid_rate: col.invalidRate };
+      if (ctx?.reference?.column(f) && col.kind === 'categorical') q.unseen_category_rate = col.valid === 0 ? 0 : col.other / col.valid;
+      const parts = summaries.filter((s) => s.quality.features[f]?.out_of_range_rate !== undefined);
+      if (parts.length > 0) {
+        const weight = parts.reduce((a, s) => a + s.quality.profiled_rows, 0);
+        q.out_of_range_rate = weight === 0 ? 0 : parts.reduce((a, s) => a + s.quality.features[f]!.out_of_range_rate! * s.quality.profiled_rows, 0) / weight;
+      }
+      features[f] = q;
+    }
+    const drift = ctx?.reference && profile ? profileDrift(ctx.reference, profile, { ...ctx.drift, columns: ctx.features.filter((f) => ctx.reference!.column(f)) }) : null;
+    const outputColumns = OUTPUT_COLUMNS.filter((c) => ctx?.reference?.column(c));
+    const predictionDrift = ctx?.reference && profile && outputColumns.length > 0 ? profileDrift(ctx.reference, profile, { ...ctx.drift, columns: outputColumns }) : null;
+    const latency = profile?.column(SYSTEM_LATENCY);
+    const q = (x: number) => (latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.quantile(x) : null);
+    // Performance: the windows' label accumulators merged.
+    let performance: WindowPerformance | null = null;
+    const accumulators = records.map((r) => (JSON.parse(r.performance) as { accumulator?: unknown } | null)?.accumulator).filter((a) => a !== undefined);
+    if (accumulators.length > 0) {
+      const classifier = ctx?.version.signature.task !== 'regression';
+      const key = `rollup\u0000${model}\u0000${version}\u0000${variant}\u0000${start}`;
+      const merged: PerformanceState = {
+        key, model, version, variant, start, task: classifier ? 'classification' : 'regression', conceptDrift: summaries.some((s) => s.performance?.concept_drift),
+        dirty: false, baseline: ctx?.version.metrics ?? {}, business: new Map(),
+      };
+      for (const a of accumulators) {
+        if (classifier) {
+          const acc = ClassificationAccumulator.fromJSON(a);
+          merged.classification = merged.classification ? merged.classification.merge(acc) : acc;
+        } else {
+          const acc = RegressionAccumulator.fromJSON(a);
+          merged.regression = merged.regression ? merged.regression.merge(acc) : acc;
+        }
+      }
+      this.performance.set(key, merged);
+      performance = this.performanceOf(key);
+      this.performance.delete(key);
+    }
+    const business: Record<string, number | null> = {};
+    for (const m of ctx?.business ?? []) {
+      const values = summaries.map((s) => ({ v: s.business[m.spec.name], rows: s.rows })).filter((x) => x.v !== null && x.v !== undefined) as { v: number; rows: number }[];
+      if (values.length === 0) business[m.spec.name] = null;
+      else if (m.spec.aggregate === 'sum') business[m.spec.name] = values.reduce((a, x) => a + x.v, 0);
+      // Means are weighted by each window's records (exact for prediction metrics; an approximation for feedback ones).
+      else business[m.spec.name] = values.reduce((a, x) => a + x.v * x.rows, 0) / Math.max(1, values.reduce((a, x) => a + x.rows, 0));
+    }
+    const contractCounts: Record<string, number> = {};
+    for (const s of summaries) for (const [k, n] of Object.entries(s.quality.contract?.by_field_rule ?? {})) contractCounts[k] = (contractCounts[k] ?? 0) + n;
+    const profiledRows = profile?.rows ?? 0;
+    const weighted = (pick: (s: WindowSummary) => number) => (profiledRows === 0 ? 0 : summaries.reduce((a, s) => a + pick(s) * s.quality.profiled_rows, 0) / profiledRows);
+    return {
+      model, version, variant, window_start: new Date(start).toISOString(), window_seconds: sizeMs / 1000, rows, closed: true,
+      drift, prediction_drift: predictionDrift, performance, business,
+      estimated_performance: null,
+      system: { throughput_per_s: rows / (sizeMs / 1000), latency_ms: { p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.mean : null } },
+      quality: {
+        rows, profiled_rows: profiledRows, features, volume_ratio: null,
+        contract: { imputed_rate: weighted((s) => s.quality.contract?.imputed_rate ?? 0), fallback_rate: weighted((s) => s.quality.contract?.fallback_rate ?? 0), by_field_rule: contractCounts },
+      },
+    };
+  }
+
   /** The performance summary of a window (null without labels). */
   private performanceOf(key: string): WindowPerformance | null {
     const state = this.performance.get(key);
@@ -545,7 +661,7 @@ export class MonitorService {
         const acc = state.business.get(m.spec.name);
         business[m.spec.name] = !acc || acc.n === 0 ? null : m.spec.aggregate === 'mean' ? acc.sum / acc.n : acc.sum;
       }
-      const record = { ...stored, drift: JSON.stringify({ ...results, business }), performance: JSON.stringify(perf), updatedAt: this.deps.clock.now() };
+      const record = { ...stored, drift: JSON.stringify({ ...results, business }), performance: JSON.stringify(this.storedPerformance(state.key, perf)), updatedAt: this.deps.clock.now() };
       await this.deps.store.putWindow(record);
       out.push(fromRecord(record));
     }
@@ -700,7 +816,7 @@ export class MonitorService {
       model: w.model, version: w.version, variant: w.variant, windowStart: w.start, windowSeconds: this.windowMs / 1000,
       rows: summary.rows, profile: JSON.stringify(profile.toJSON()), quality: JSON.stringify({ ...summary.quality, closed }),
       drift: JSON.stringify({ features: summary.drift, prediction: summary.prediction_drift, estimated_performance: summary.estimated_performance, system: summary.system, business: summary.business }),
-      performance: JSON.stringify(summary.performance), updatedAt: this.deps.clock.now(),
+      performance: JSON.stringify(this.storedPerformance(w.key, summary.performance)), updatedAt: this.deps.clock.now(),
     } satisfies MonitorWindowRecord);
     if (!closed) return summary;
     this.open.delete(w.key);
@@ -819,7 +935,8 @@ export class MonitorService {
 
 function fromRecord(r: MonitorWindowRecord): WindowSummary {
   const { closed = true, ...quality } = JSON.parse(r.quality) as WindowQuality & { closed?: boolean };
-  const parsed = JSON.parse(r.performance) as Partial<WindowPerformance> | null;
+  const { accumulator: _state, ...rest } = (JSON.parse(r.performance) ?? {}) as Partial<WindowPerformance> & { accumulator?: unknown };
+  const parsed = rest.task !== undefined ? rest : null;
   const stored = JSON.parse(r.drift) as {
     features: DriftReport | null; prediction: DriftReport | null; estimated_performance: Record<string, number | null> | null; system: WindowSystem;
     business?: Record<string, number | null>;

@@ -86,7 +86,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
     schema: { tags, summary: 'The model\'s business metrics', params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } } },
   }, async (request) => ({ model: request.params.name, metrics: await deps.monitor.businessMetrics(request.params.name) }));
 
-  app.get<{ Params: { name: string }; Querystring: { version?: string; variant?: string; since?: string; limit?: string } }>('/v1/models/:name/monitor/windows', {
+  app.get<{ Params: { name: string }; Querystring: { version?: string; variant?: string; since?: string; limit?: string; size?: string } }>('/v1/models/:name/monitor/windows', {
     config: { permission: 'models:read' },
     schema: {
       tags,
@@ -99,11 +99,21 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
           variant: { type: 'string', maxLength: 100 },
           since: { type: 'string', format: 'date-time' },
           limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$' },
+          size: { type: 'string', pattern: '^[1-9][0-9]{0,6}[smhd]?$', description: 'roll windows up to this size (e.g. 1h, 1d, 3600): stored windows merged exactly' },
         },
       },
     },
   }, async (request) => {
     const q = request.query;
+    if (q.size !== undefined) {
+      const unit = { s: 1, m: 60, h: 3600, d: 86400 }[/[smhd]$/.test(q.size) ? q.size.slice(-1) as 's' : 's'];
+      const sizeSeconds = Number(q.size.replace(/[smhd]$/, '')) * unit;
+      const windows = await deps.monitor.rollup(request.params.name, {
+        version: q.version === undefined ? undefined : Number(q.version), variant: q.variant,
+        since: q.since === undefined ? undefined : Date.parse(q.since), sizeSeconds, limit: Number(q.limit ?? 50),
+      });
+      return { model: request.params.name, windows };
+    }
     const windows = await deps.monitor.windows(request.params.name, {
       version: q.version === undefined ? undefined : Number(q.version),
       variant: q.variant,
