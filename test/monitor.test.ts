@@ -85,6 +85,8 @@ test('windows close on time; the shifted window shows drift on income and unseen
   const shifted = sample.slice(600, 1200).map((r, i) => ({ ...r, income: (r.income as number) * 3, employment_type: i % 4 === 0 ? 'gig_worker' : r.employment_type }));
   // The contract is not bound to this demo version, so the new category is answered (and monitored), not refused.
   secondAnswers = await predict(shifted);
+  // A client mistake in this minute is counted as an error of the window.
+  assert.equal((await t.call('POST', '/v1/models/loan-default/predict', { records: [{ income: 'lots' }] })).statusCode, 400);
   await t.tarmac.predictionLogger.flush();
 
   const open = (await t.call('GET', '/v1/models/loan-default/monitor/windows')).json() as { windows: WindowSummary[] };
@@ -133,6 +135,8 @@ test('windows close on time; the shifted window shows drift on income and unseen
   // Without labels yet: CBPE estimates accuracy from calibrated confidences (well calibrated on the reference).
   assert.ok(Math.abs(first.estimated_performance!.accuracy! - 0.8975) < 0.06, JSON.stringify(first.estimated_performance));
   assert.ok(second.system.latency_ms.p50! > 0 && second.system.throughput_per_s === 10);
+  assert.deepEqual(second.system.errors, { total: 1, by_code: { SERVING_INPUT_INVALID: 1 } });
+  assert.deepEqual(first.system.errors, { total: 0, by_code: {} });
   assert.deepEqual(second.quality.contract, { imputed_rate: 0, fallback_rate: 0, by_field_rule: {} });
 
   // Business metrics: the share approved and the amount requested, per window.

@@ -212,6 +212,7 @@ export function samplesOf(s: WindowSummary): AlertSample[] {
   for (const [metric, value] of Object.entries(s.business ?? {})) {
     if (value !== null) out.push({ metric: 'tarmac_monitor_business_metric', labels: { ...base, metric }, value, at });
   }
+  if (s.system.errors) out.push({ metric: 'tarmac_monitor_errors', labels: base, value: s.system.errors.total, at });
   if (s.system.latency_ms.p99 !== null) out.push({ metric: 'tarmac_monitor_latency_ms', labels: { ...base, quantile: '0.99' }, value: s.system.latency_ms.p99, at });
   out.push({ metric: 'tarmac_monitor_contract_fallback_rate', labels: base, value: s.quality.contract.fallback_rate, at });
   out.push({ metric: 'tarmac_monitor_contract_imputed_rate', labels: base, value: s.quality.contract.imputed_rate, at });

@@ -48,6 +48,8 @@ export interface WindowQuality {
 /** System health of one window (from the prediction events). */
 export interface WindowSystem {
   throughput_per_s: number;
+  /** Refused or failed requests in the window, by error code. */
+  errors?: { total: number; by_code: Record<string, number> };
   latency_ms: { p50: number | null; p90: number | null; p99: number | null; mean: number | null };
 }
 
@@ -166,6 +168,7 @@ export class MonitorService {
   private readonly performance = new Map<string, PerformanceState>();
   private readonly detectors = new Map<string, { update(x: number): { drift: boolean } }>();
   private labelQueue: LabelledPrediction[] = [];
+  private readonly errors = new Map<string, Map<string, number>>();
   private skippedLabels = 0;
   private queue: PredictionRecord[] = [];
   private draining: Promise<void> | undefined;
@@ -227,6 +230,20 @@ export class MonitorService {
     this.draining ??= this.drain().finally(() => {
       this.draining = undefined;
     });
+  }
+
+  /** Counts a refused or failed request in its window (by error code). */
+  observeError(e: { model: string; version: number; variant: string; code: string; at: number }): void {
+    const start = Math.floor(e.at / this.windowMs) * this.windowMs;
+    const key = `${e.model}\u0000${e.version}\u0000${e.variant}\u0000${start}`;
+    let codes = this.errors.get(key);
+    if (!codes) {
+      codes = new Map();
+      this.errors.set(key, codes);
+      // Bounded: errors of windows long closed are dropped.
+      if (this.errors.size > 10_000) this.errors.delete(this.errors.keys().next().value!);
+    }
+    codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
   }
 
   /** Labels that could not be scored (a label of another type than the predictions, a non-numeric regression label). */
@@ -889,6 +906,7 @@ export class MonitorService {
         ? { accuracy: estimate.accuracy, precision: estimate.precision, recall: estimate.recall, f1: estimate.f1, roc_auc: estimate.rocAuc }
         : null,
       system: {
+        errors: errorsOf(this.errors.get(w.key)),
         throughput_per_s: rows / (this.windowMs / 1000),
         latency_ms: { p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.mean : null },
       },
@@ -993,6 +1011,11 @@ function parseDriftSettings(input: unknown): ProfileDriftOptions {
   }
   if (issues.length > 0) throw new TarmacError('VALIDATION_FAILED', `the drift settings are not valid: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`, { issues });
   return out;
+}
+
+function errorsOf(codes: Map<string, number> | undefined): { total: number; by_code: Record<string, number> } {
+  const by = Object.fromEntries(codes ?? []);
+  return { total: Object.values(by).reduce((a, n) => a + n, 0), by_code: by };
 }
 
 /** What a business metric expression sees: the features, `prediction` and `confidence`. */

@@ -58,6 +58,8 @@ export class PredictService {
       metrics: ServingMetrics;
       clock: Clock;
       maxBatchRecords: number;
+      /** Told of every refused or failed request (the monitor counts them per window); must not block. */
+      onError?: (e: { model: string; version: number; variant: string; code: string; at: number }) => void;
     },
   ) {}
 
@@ -171,7 +173,7 @@ export class PredictService {
       }
       return { model, version, variant: variant.name, request_id: ctx.requestId, predictions: answers };
     } catch (err) {
-      this.countError(model, version, err);
+      this.countError(model, version, variant.name, err);
       throw err;
     }
   }
@@ -203,7 +205,7 @@ export class PredictService {
         outputs: tensorsToV2Outputs(signature, outputs, request.requestedOutputs),
       };
     } catch (err) {
-      this.countError(model, version, err);
+      this.countError(model, version, variant, err);
       throw err;
     }
   }
@@ -275,9 +277,10 @@ export class PredictService {
     handles.inferenceSeconds.observe(latencyMs / 1000);
   }
 
-  private countError(model: string, version: number, err: unknown): void {
+  private countError(model: string, version: number, variant: string, err: unknown): void {
     const code = isTarmacError(err) ? err.code : 'INTERNAL';
     this.deps.metrics.errors.inc({ model, version: String(version), code });
+    this.deps.onError?.({ model, version, variant, code, at: this.deps.clock.now() });
   }
 
   private notDeployed(model: string): TarmacError {
