@@ -191,3 +191,18 @@ test('windows roll up exactly to bigger sizes: two minutes merged into one perio
   const bad = await t.call('GET', '/v1/models/loan-default/monitor/windows?size=90');
   assert.equal(bad.statusCode, 400);
 });
+
+test('the report: a self-contained HTML page and its JSON twin over the same windows', async () => {
+  const since = new Date(T0 - 1000).toISOString();
+  const json = await t.call('GET', `/v1/models/loan-default/monitor/report?format=json&since=${since}`);
+  assert.equal(json.statusCode, 200, json.body);
+  const report = json.json() as { model: string; reference: { rows: number }; windows: { count: number }; features: { name: string }[] };
+  assert.equal(report.model, 'loan-default');
+  assert.equal(report.reference.rows, 4000);
+  assert.ok(report.features.some((f) => f.name === 'income'));
+  const html = await t.call('GET', `/v1/models/loan-default/monitor/report?since=${since}`);
+  assert.equal(html.statusCode, 200);
+  assert.match(String(html.headers['content-type']), /^text\/html/);
+  assert.match(html.body, /<svg/);
+  assert.doesNotMatch(html.body, /<script/);
+});

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { buildReferenceDatasetProfile } from '../monitoring/index.ts';
@@ -84,6 +85,28 @@ export function addMonitorCommands(program: Command, ctx: MonitorContext): void 
       const info = await ctx.client().request<{ signature: { features: FeatureInfo[] } }>('GET', `/v1/models/${encodeURIComponent(model)}/versions/${version}`);
       const result = await putReferenceProfile(ctx.client(), model, version, file, info.signature.features, opts.label);
       ctx.emit(result, () => `reference profile of ${model} v${version}: ${result.rows} rows${result.truncated ? ' (the first 200,000)' : ''}, features ${result.columns.join(', ')}`);
+    });
+
+  monitor.command('report <model>')
+    .description('write the monitoring report: a self-contained HTML page and its JSON twin (histograms, drift over time, quality, performance)')
+    .option('--version <n>', 'one version (default: the newest window\'s)')
+    .option('--variant <name>', 'one variant')
+    .option('--since <duration>', 'how far back, e.g. 24h or 7d', '24h')
+    .option('--out <file>', 'the HTML file (the JSON goes beside it, .json)', 'report.html')
+    .action(async (model: string, opts: { version?: string; variant?: string; since: string; out: string }) => {
+      const m = /^(\d+)([mhd])$/.exec(opts.since);
+      if (!m) throw new UsageError('--since must look like 90m, 24h or 7d');
+      const since = new Date(Date.now() - Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd']).toISOString();
+      const query = new URLSearchParams({ since });
+      if (opts.version) query.set('version', opts.version);
+      if (opts.variant) query.set('variant', opts.variant);
+      const route = `/v1/models/${encodeURIComponent(model)}/monitor/report?${query}`;
+      const json = await ctx.client().request<{ windows: unknown; range: unknown }>('GET', `${route}&format=json`);
+      const html = await (await ctx.client().download(`${route}&format=html`)).text();
+      const jsonFile = opts.out.replace(/\.html?$/i, '') + '.json';
+      await writeFile(opts.out, html);
+      await writeFile(jsonFile, JSON.stringify(json, null, 2) + '\n');
+      ctx.emit({ html: opts.out, json: jsonFile }, () => `wrote ${opts.out} and ${jsonFile}`);
     });
 
   monitor.command('windows <model>')

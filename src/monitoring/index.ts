@@ -11,3 +11,5 @@ export type { DatasetProfile } from './profile/index.ts';
 export { AlertingService, parseConfig as parseAlertConfig, samplesOf } from './alerting.service.ts';
 export type { AlertConfig, ChannelConfig } from './alerting.service.ts';
 export type { LabelledPrediction, WindowPerformance } from './monitor.service.ts';
+export { buildMonitorReport, renderMonitorReportHtml } from './report/index.ts';
+export type { MonitorReport } from './report/index.ts';

@@ -630,6 +630,38 @@ export class MonitorService {
     };
   }
 
+  /**
+   * What the report needs: the reference of the version (the one asked for, else the newest window's) and the
+   * windows since `since` with their profiles (stored ones, and this replica's open ones), oldest first.
+   */
+  async reportInput(model: string, options: { version?: number; variant?: string; since?: number; limit: number }): Promise<{
+    reference: { profile: DatasetProfile; source: string; rows: number } | null;
+    windows: { summary: WindowSummary; profile: DatasetProfile | null }[];
+  }> {
+    await this.settle();
+    const stored = await this.deps.store.listWindows(model, options);
+    const windows: { summary: WindowSummary; profile: DatasetProfile | null }[] = stored.map((r) => {
+      let profile: DatasetProfile | null;
+      try {
+        profile = datasetProfileFromJSON(r.profile);
+      } catch {
+        profile = null;
+      }
+      return { summary: fromRecord(r), profile };
+    });
+    const seen = new Set(windows.map((w) => `${w.summary.version}/${w.summary.variant}/${w.summary.window_start}`));
+    for (const w of this.open.values()) {
+      if (w.model !== model || (options.version !== undefined && w.version !== options.version) || (options.variant !== undefined && w.variant !== options.variant)) continue;
+      const summary = await this.summarise(w, false);
+      if (seen.has(`${summary.version}/${summary.variant}/${summary.window_start}`)) continue;
+      windows.push({ summary, profile: this.profileOf(w) });
+    }
+    windows.sort((a, b) => a.summary.window_start.localeCompare(b.summary.window_start));
+    const version = options.version ?? windows.at(-1)?.summary.version;
+    const reference = version === undefined ? null : (await this.reference(model, version)) ?? null;
+    return { reference, windows };
+  }
+
   /** The performance summary of a window (null without labels). */
   private performanceOf(key: string): WindowPerformance | null {
     const state = this.performance.get(key);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { buildMonitorReport, renderMonitorReportHtml } from '../../monitoring/index.ts';
 import { TarmacError } from '../../shared/errors.ts';
 import type { ApiDeps } from '../deps.ts';
 
@@ -54,6 +55,32 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
       throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `model ${name} version ${version} has no reference profile`, { details: { model: name, version: Number(version), reference: false } });
     }
     return { model: name, version: Number(version), rows: ref.rows, source: ref.source, profile: ref.profile.toJSON() };
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { format?: 'html' | 'json'; version?: string; variant?: string; since?: string } }>('/v1/models/:name/monitor/report', {
+    config: { permission: 'models:read' },
+    schema: {
+      tags,
+      summary: 'The monitoring report: reference vs current histograms per feature, drift over time, quality, performance — a self-contained HTML page or its JSON twin',
+      params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } },
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          format: { type: 'string', enum: ['html', 'json'] },
+          version: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' },
+          variant: { type: 'string', maxLength: 100 },
+          since: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const q = request.query;
+    const version = q.version === undefined ? undefined : Number(q.version);
+    const since = q.since === undefined ? Date.now() - 24 * 3600_000 : Date.parse(q.since);
+    const input = await deps.monitor.reportInput(request.params.name, { version, variant: q.variant, since, limit: 2_000 });
+    const report = buildMonitorReport({ model: request.params.name, version, variant: q.variant, generatedAt: Date.now(), ...input });
+    if (q.format === 'json') return report;
+    return reply.type('text/html; charset=utf-8').send(renderMonitorReportHtml(report));
   });
 
   app.put<{ Params: { name: string }; Body: { metrics: unknown } }>('/v1/models/:name/monitor/business-metrics', {

@@ -128,11 +128,14 @@ function aligned(ref: ColumnProfile, cur: ColumnProfile): [number[], number[]] {
   const refNovel = ref.novelCategories();
   const curNovel = c.novelCategories();
   const names = new Set([...refNovel.keys(), ...curNovel.keys()]);
+  // `__other__` is the last cell before any novel one is appended.
+  const otherA = a.length - 1;
+  const otherB = b.length - 1;
   for (const n of [...names].sort()) {
     const x = refNovel.get(n) ?? 0;
     const y = curNovel.get(n) ?? 0;
-    a[a.length - 1]! -= x;
-    b[b.length - 1]! -= y;
+    a[otherA]! -= x;
+    b[otherB]! -= y;
     a.push(x);
     b.push(y);
   }

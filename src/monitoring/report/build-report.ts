@@ -4,7 +4,7 @@
  * same report, whatever order the windows come in.
  */
 import type { ColumnDrift, ColumnKind } from '../drift/report.ts';
-import { OUTPUT_CONFIDENCE, OUTPUT_PREDICTION } from '../monitor.service.ts';
+import { OUTPUT_CONFIDENCE, OUTPUT_PREDICTION, SYSTEM_LATENCY } from '../monitor.service.ts';
 import type { WindowSummary } from '../monitor.service.ts';
 import { mergeDatasetProfiles, OTHER_CATEGORY, specsEqual } from '../profile/index.ts';
 import type { CategoricalProfile, ColumnProfile, DatasetProfile, NumericProfile } from '../profile/index.ts';
@@ -149,25 +149,31 @@ function mergeCurrent(windows: readonly Window[], reference: DatasetProfile | nu
   return { profile: acc, merged };
 }
 
-/** Reference columns first (in the reference's order), then other features seen in windows, then model outputs. */
+/**
+ * Features first (the reference's columns in its order, then others seen in windows), then the model's outputs; the
+ * monitor's system columns (latency) are not data the model reads, so they are left out.
+ */
 function featureNames(reference: DatasetProfile | null, windows: readonly Window[], current: DatasetProfile | null): string[] {
-  const seen = new Set<string>(reference ? reference.columns.keys() : []);
+  const seen = new Set<string>();
   const add = (name: string) => {
-    if (!OUTPUT_COLUMNS.has(name)) seen.add(name);
+    if (!OUTPUT_COLUMNS.has(name) && name !== SYSTEM_LATENCY) seen.add(name);
   };
+  for (const name of reference?.columns.keys() ?? []) add(name);
   for (const { summary } of windows) {
     for (const c of summary.drift?.columns ?? []) add(c.column);
     for (const name of Object.keys(summary.quality.features)) add(name);
   }
   for (const name of current?.columns.keys() ?? []) add(name);
-  const outputs = [OUTPUT_PREDICTION, OUTPUT_CONFIDENCE].filter((n) => current?.column(n) !== undefined || reference?.column(n) !== undefined);
-  return [...seen, ...outputs.filter((n) => !seen.has(n))];
+  const outputs = [OUTPUT_PREDICTION, OUTPUT_CONFIDENCE].filter((n) => current?.column(n) !== undefined || reference?.column(n) !== undefined
+    || windows.some((w) => w.summary.prediction_drift?.columns.some((c) => c.column === n)));
+  return [...seen, ...outputs];
 }
 
 function driftTimelines(windows: readonly Window[]): Map<string, { kind: ColumnKind; points: DriftPoint[] }> {
   const out = new Map<string, { kind: ColumnKind; points: DriftPoint[] }>();
   for (const { summary } of windows) {
-    for (const c of summary.drift?.columns ?? []) {
+    // Output drift (prediction_drift) is charted per output column but, as in the monitor, not counted in the dataset share.
+    for (const c of [...(summary.drift?.columns ?? []), ...(summary.prediction_drift?.columns ?? [])]) {
       let t = out.get(c.column);
       if (!t) out.set(c.column, (t = { kind: c.type, points: [] }));
       t.points.push(driftPoint(summary, c));

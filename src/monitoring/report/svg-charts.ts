@@ -23,15 +23,6 @@ function r(x: number): string {
   return String(Math.round(x * 10) / 10);
 }
 
-/** The smallest "nice" number (1, 2, 2.5, 5 × 10^k) at or above x; 1 for nothing to show. */
-export function niceCeil(x: number): number {
-  if (!(x > 0) || !Number.isFinite(x)) return 1;
-  const exp = 10 ** Math.floor(Math.log10(x));
-  const f = x / exp;
-  const nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10;
-  return nice * exp;
-}
-
 function svgOpen(id: string, width: number, height: number, title: string, desc: string): string {
   return `<svg class="chart" role="img" aria-labelledby="${id}-t ${id}-d" viewBox="0 0 ${width} ${r(height)}" width="${width}" height="${r(height)}" xmlns="http://www.w3.org/2000/svg">`
     + `<title id="${id}-t">${escapeHtml(title)}</title><desc id="${id}-d">${escapeHtml(desc)}</desc>`;
@@ -55,20 +46,21 @@ export function pairedBarChart(options: { id: string; title: string; desc: strin
   const rowH = 22;
   const top = 6;
   const height = top + bins.length * rowH + 22;
-  const max = niceCeil(Math.max(0, ...bins.flatMap((b) => [b.reference?.share ?? 0, b.current?.share ?? 0])));
+  const axis = niceAxis(0, Math.max(0, ...bins.flatMap((b) => [b.reference?.share ?? 0, b.current?.share ?? 0])));
+  const max = axis.hi;
   const x = (share: number) => labelW + (share / max) * barW;
   const parts = [svgOpen(id, WIDTH, height, options.title, options.desc)];
-  for (const t of [0, 0.5, 1]) {
-    const gx = x(t * max);
+  for (let i = 0; i <= Math.round(max / axis.step); i++) {
+    const gx = x(i * axis.step);
     parts.push(`<line x1="${r(gx)}" y1="${top}" x2="${r(gx)}" y2="${r(top + bins.length * rowH)}" stroke="${GRID}" stroke-width="1"/>`,
-      `<text x="${r(gx)}" y="${r(top + bins.length * rowH + 14)}" text-anchor="middle" class="tick">${escapeHtml(formatPercent(t * max))}</text>`);
+      `<text x="${r(gx)}" y="${r(top + bins.length * rowH + 14)}" text-anchor="middle" class="tick">${escapeHtml(formatPercent(i * axis.step))}</text>`);
   }
   bins.forEach((b, i) => {
     const y = top + i * rowH;
     const tip = `${b.label}: reference ${b.reference ? `${formatPercent(b.reference.share)} (${b.reference.count})` : 'none'}, `
       + `current ${b.current ? `${formatPercent(b.current.share)} (${b.current.count})` : 'none'}`;
     parts.push(`<g><title>${escapeHtml(tip)}</title>`,
-      `<text x="${labelW - 6}" y="${r(y + 14)}" text-anchor="end" class="label${b.novel ? ' novel' : ''}">${escapeHtml(truncate(b.label, 30))}</text>`);
+      `<text x="${labelW - 6}" y="${r(y + 14)}" text-anchor="end" class="label${b.novel ? ' novel' : ''}">${escapeHtml(truncate(b.label, 26))}</text>`);
     if (b.reference) {
       parts.push(`<rect x="${labelW}" y="${r(y + 2)}" width="${r(Math.max(x(b.reference.share) - labelW, 0))}" height="8" fill="${REFERENCE_FILL}" stroke="${REFERENCE_STROKE}" stroke-width="0.75"/>`);
     }
@@ -114,21 +106,46 @@ export interface TimeChartOptions {
   /** Values above are drawn at the top edge (their tooltips keep the true value). */
   yCap?: number;
   threshold?: { y: number; label: string };
+  /** The y axis fits the values (for metrics far from zero) instead of starting at 0. */
+  fitted?: boolean;
   height?: number;
 }
 
 const PLOT = { left: 58, right: 14, top: 12, bottom: 40 };
 
-function timeFrame(o: TimeChartOptions, yMax: number) {
+/**
+ * A y axis over [min, max] in at most five steps of 1, 2 or 5 × 10^k, from a multiple of the step at or below min to
+ * one at or above max; `pad` adds room as a share of the span (for axes that do not start at zero).
+ */
+export function niceAxis(min: number, max: number, pad = 0): { lo: number; hi: number; step: number } {
+  const room = max > min ? (max - min) * pad : pad > 0 ? Math.abs(max) * 0.05 || 1 : 0;
+  const from = min - room;
+  // Nothing to span (all values equal and no padding): one unit, or the value's own size, so the axis is not degenerate.
+  const to = max + room > from ? max + room : from + (Math.abs(from) || 1);
+  let exp = 10 ** Math.floor(Math.log10((to - from) / 5));
+  for (;;) {
+    for (const f of [1, 2, 5]) {
+      const step = f * exp;
+      const lo = Math.floor(from / step) * step;
+      const hi = Math.ceil(to / step) * step;
+      if ((hi - lo) / step <= 5 + 1e-9) return { lo, hi: hi > lo ? hi : lo + step, step };
+    }
+    exp *= 10;
+  }
+}
+
+function timeFrame(o: TimeChartOptions, axis: { lo: number; hi: number; step: number }) {
+  const { lo: yLo, hi: yMax, step } = axis;
   const height = o.height ?? 180;
   const plotW = WIDTH - PLOT.left - PLOT.right;
   const plotH = height - PLOT.top - PLOT.bottom;
   const span = Math.max(o.range.end - o.range.start, 1);
   const x = (t: number) => PLOT.left + ((t - o.range.start) / span) * plotW;
-  const y = (v: number) => PLOT.top + plotH - (Math.min(v, yMax) / yMax) * plotH;
+  const y = (v: number) => PLOT.top + plotH - ((Math.min(Math.max(v, yLo), yMax) - yLo) / (yMax - yLo)) * plotH;
   const parts: string[] = [];
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax * i) / 4;
+  const steps = Math.round((yMax - yLo) / step);
+  for (let i = 0; i <= steps; i++) {
+    const v = yLo + step * i;
     parts.push(`<line x1="${PLOT.left}" y1="${r(y(v))}" x2="${WIDTH - PLOT.right}" y2="${r(y(v))}" stroke="${GRID}" stroke-width="1"/>`,
       `<text x="${PLOT.left - 6}" y="${r(y(v) + 4)}" text-anchor="end" class="tick">${escapeHtml(o.percent ? formatPercent(v) : formatNumber(v))}</text>`);
   }
@@ -149,8 +166,10 @@ function timeFrame(o: TimeChartOptions, yMax: number) {
 export function stepChart(o: TimeChartOptions & { series: readonly TimeSeries[] }): string {
   const values = o.series.flatMap((s) => s.points.map((p) => p.y)).filter((v): v is number => v !== null && Number.isFinite(v));
   const top = Math.max(0, ...values.map((v) => (o.yCap === undefined ? v : Math.min(v, o.yCap))), (o.threshold?.y ?? 0) * 1.25, o.minTop ?? 0);
-  const yMax = o.percent ? Math.min(niceCeil(top), 1) || 1 : niceCeil(top);
-  const f = timeFrame(o, yMax);
+  const axis = o.fitted && values.length > 0
+    ? niceAxis(Math.min(...values), Math.max(...values), 0.1)
+    : niceAxis(0, o.percent ? Math.min(top, 1) : top);
+  const f = timeFrame(o, axis);
   const parts = [svgOpen(o.id, WIDTH, f.height, o.title, o.desc), ...f.parts];
   if (o.threshold) {
     const ty = f.y(o.threshold.y);
@@ -189,8 +208,7 @@ export function stepChart(o: TimeChartOptions & { series: readonly TimeSeries[] 
 
 /** One bar per window (values summed by the caller), from its start to its end. */
 export function timeBarChart(o: TimeChartOptions & { bars: readonly { start: number; end: number; value: number; tip: string }[] }): string {
-  const yMax = niceCeil(Math.max(0, ...o.bars.map((b) => b.value)));
-  const f = timeFrame(o, yMax);
+  const f = timeFrame(o, niceAxis(0, Math.max(0, ...o.bars.map((b) => b.value))));
   const parts = [svgOpen(o.id, WIDTH, f.height, o.title, o.desc), ...f.parts];
   const base = f.y(0);
   for (const b of o.bars) {
