@@ -33,7 +33,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
             description: 'reference records the version scores, so its outputs get a reference (prediction drift); with their labels, a binary classifier gets a CBPE calibration',
             properties: {
               records: { type: 'array', maxItems: 10_000, items: { type: 'object' } },
-              labels: { type: 'array', maxItems: 10_000, items: { type: ['number', 'string', 'boolean'] } },
+              labels: { type: 'array', maxItems: 10_000, items: { anyOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }] } },
             },
           },
         },
