@@ -109,6 +109,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const predict = new PredictService({
     routes, pool, source: stores.models, logger: predictionLogger, metrics: servingMetrics, clock, maxBatchRecords: config.maxBatchRecords,
     onError: (e) => { if (config.monitor.enabled) monitor.observeError(e); },
+    onViolation: (e) => { if (config.monitor.enabled) monitor.observeViolation(e); },
   });
   const alerting = new AlertingService({
     store: stores.monitor, audit, clock, log: log.child({ component: 'alerts' }), evaluationIntervalSeconds: config.monitor.windowSeconds,

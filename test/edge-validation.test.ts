@@ -33,6 +33,13 @@ test('reject (the default): a record that breaks the contract is refused naming 
   assert.deepEqual(problem.errors.map((e) => `${e.field} ${e.rule}`), ['/records/1/employment_type enum']);
   const metrics = (await t.call('GET', '/metrics')).body;
   assert.match(metrics, /tarmac_contract_violations_total\{model="loans-edge",version="1",field="employment_type",rule="enum"\} 1/);
+  // The monitor's window counts the violation (and the refused request) too.
+  await t.tarmac.predictionLogger.flush();
+  const windows = ((await t.call('GET', '/v1/models/loans-edge/monitor/windows')).json() as {
+    windows: { quality: { contract: { by_field_rule: Record<string, number> } }; system: { errors: { by_code: Record<string, number> } } }[];
+  }).windows;
+  assert.equal(windows[0]!.quality.contract.by_field_rule['employment_type:enum'], 1);
+  assert.equal(windows[0]!.system.errors.by_code.SERVING_INPUT_INVALID, 1);
 });
 
 test('impute: the declared default answers in its place and the record is flagged in the answer and the log', async () => {

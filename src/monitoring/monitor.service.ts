@@ -41,7 +41,7 @@ export interface WindowQuality {
   features: Record<string, { null_rate: number; invalid_rate: number; unseen_category_rate?: number; out_of_range_rate?: number }>;
   /** Records ÷ the mean of the previous closed windows of the same variant (null before there are any). */
   volume_ratio: number | null;
-  /** Contract outcomes at the serving edge among the profiled records: imputed or answered by the fallback, by field and rule. */
+  /** Contract outcomes at the serving edge: shares of profiled records imputed or answered by the fallback, and every violation (rejected ones too) by `field:rule`. */
   contract: { imputed_rate: number; fallback_rate: number; by_field_rule: Record<string, number> };
 }
 
@@ -136,7 +136,6 @@ interface WindowState {
   outOfRange: Map<string, number>;
   imputed: number;
   fallback: number;
-  contractCounts: Map<string, number>;
   cbpe: CbpeAccumulator | null;
   business: Map<string, { sum: number; n: number }>;
   /** What a previous run of this replica stored for the same window before a restart (merged in at close). */
@@ -169,6 +168,7 @@ export class MonitorService {
   private readonly detectors = new Map<string, { update(x: number): { drift: boolean } }>();
   private labelQueue: LabelledPrediction[] = [];
   private readonly errors = new Map<string, Map<string, number>>();
+  private readonly violations = new Map<string, Map<string, number>>();
   private skippedLabels = 0;
   private queue: PredictionRecord[] = [];
   private draining: Promise<void> | undefined;
@@ -234,16 +234,17 @@ export class MonitorService {
 
   /** Counts a refused or failed request in its window (by error code). */
   observeError(e: { model: string; version: number; variant: string; code: string; at: number }): void {
+    countIn(this.errors, this.windowKey(e), e.code);
+  }
+
+  /** Counts a contract violation at the serving edge in its window (by field and rule), whatever the policy did. */
+  observeViolation(e: { model: string; version: number; variant: string; field: string; rule: string; at: number }): void {
+    countIn(this.violations, this.windowKey(e), `${e.field}:${e.rule}`);
+  }
+
+  private windowKey(e: { model: string; version: number; variant: string; at: number }): string {
     const start = Math.floor(e.at / this.windowMs) * this.windowMs;
-    const key = `${e.model}\u0000${e.version}\u0000${e.variant}\u0000${start}`;
-    let codes = this.errors.get(key);
-    if (!codes) {
-      codes = new Map();
-      this.errors.set(key, codes);
-      // Bounded: errors of windows long closed are dropped.
-      if (this.errors.size > 10_000) this.errors.delete(this.errors.keys().next().value!);
-    }
-    codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
+    return `${e.model}\u0000${e.version}\u0000${e.variant}\u0000${start}`;
   }
 
   /** Labels that could not be scored (a label of another type than the predictions, a non-numeric regression label). */
@@ -736,7 +737,7 @@ export class MonitorService {
     const w: WindowState = {
       key, model: row.model, version: row.version, variant: row.variant, start,
       builder: datasetProfileBuilder(ctx.spec, { seed }),
-      rows: 0, profiled: 0, outOfRange: new Map(), base, imputed: 0, fallback: 0, contractCounts: new Map(),
+      rows: 0, profiled: 0, outOfRange: new Map(), base, imputed: 0, fallback: 0,
       cbpe: ctx.cbpe ? new CbpeAccumulator(ctx.cbpe.calibration) : null,
       business: new Map(),
       rate: expected > this.maxProfiledRows ? this.maxProfiledRows / expected : 1,
@@ -776,14 +777,8 @@ export class MonitorService {
     } | null;
     if (out && typeof out === 'object') {
       flat[OUTPUT_PREDICTION] = out.prediction ?? out.value;
-      if (out.imputed) {
-        w.imputed++;
-        for (const f of out.imputed) w.contractCounts.set(`${f}:imputed`, (w.contractCounts.get(`${f}:imputed`) ?? 0) + 1);
-      }
-      if (out.fallback) {
-        w.fallback++;
-        for (const v of out.violations ?? []) w.contractCounts.set(`${v.field}:${v.rule}`, (w.contractCounts.get(`${v.field}:${v.rule}`) ?? 0) + 1);
-      }
+      if (out.imputed) w.imputed++;
+      if (out.fallback) w.fallback++;
       if (w.cbpe && ctx.cbpe && out.probabilities) {
         const p = out.probabilities[ctx.cbpe.positive];
         if (typeof p === 'number' && p >= 0 && p <= 1) w.cbpe.add(p);
@@ -944,7 +939,7 @@ export class MonitorService {
       },
       quality: {
         rows, profiled_rows: profile.rows, features, volume_ratio: mean > 0 ? rows / mean : null,
-        contract: { imputed_rate: w.imputed / profiled, fallback_rate: w.fallback / profiled, by_field_rule: Object.fromEntries(w.contractCounts) },
+        contract: { imputed_rate: w.imputed / profiled, fallback_rate: w.fallback / profiled, by_field_rule: Object.fromEntries(this.violations.get(w.key) ?? []) },
       },
     };
   }
@@ -1043,6 +1038,17 @@ function parseDriftSettings(input: unknown): ProfileDriftOptions {
   }
   if (issues.length > 0) throw new TarmacError('VALIDATION_FAILED', `the drift settings are not valid: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`, { issues });
   return out;
+}
+
+/** Adds one to `name` under `key`, keeping at most 10,000 keys (counts of windows long closed are dropped). */
+function countIn(counts: Map<string, Map<string, number>>, key: string, name: string): void {
+  let m = counts.get(key);
+  if (!m) {
+    m = new Map();
+    counts.set(key, m);
+    if (counts.size > 10_000) counts.delete(counts.keys().next().value!);
+  }
+  m.set(name, (m.get(name) ?? 0) + 1);
 }
 
 function errorsOf(codes: Map<string, number> | undefined): { total: number; by_code: Record<string, number> } {

@@ -60,6 +60,8 @@ export class PredictService {
       maxBatchRecords: number;
       /** Told of every refused or failed request (the monitor counts them per window); must not block. */
       onError?: (e: { model: string; version: number; variant: string; code: string; at: number }) => void;
+      /** Told of every contract violation at the serving edge, whatever the policy did with it; must not block. */
+      onViolation?: (e: { model: string; version: number; variant: string; field: string; rule: string; at: number }) => void;
     },
   ) {}
 
@@ -95,8 +97,10 @@ export class PredictService {
       let outcome: EdgeOutcome | undefined;
       let fallback: boolean[] | undefined;
       if (variant.edge) {
-        outcome = applyEdgeValidationCounted(variant.edge, received, (name, rule) =>
-          this.deps.metrics.contractViolations.inc({ model, version: String(version), field: name, rule }));
+        outcome = applyEdgeValidationCounted(variant.edge, received, (name, rule) => {
+          this.deps.metrics.contractViolations.inc({ model, version: String(version), field: name, rule });
+          this.deps.onViolation?.({ model, version, variant: variant.name, field: name, rule, at: this.deps.clock.now() });
+        });
         records = outcome.records;
         if (outcome.fallback.includes(true)) fallback = outcome.fallback;
       }
