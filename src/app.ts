@@ -117,7 +117,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   await alerting.start();
   alerting.startTimer(Math.min(30_000, config.monitor.windowSeconds * 500));
   const monitor = new MonitorService({
-    store: stores.monitor, settings: stores.monitor, models: stores.models, audit, clock, log: log.child({ component: 'monitor' }),
+    store: stores.monitor, settings: stores.monitor, models: stores.models, datasets: stores.datasets, audit, clock, log: log.child({ component: 'monitor' }),
     metrics: new MonitorMetrics(metrics), windowSeconds: config.monitor.windowSeconds, graceSeconds: config.monitor.graceSeconds,
     maxProfiledRows: config.monitor.maxProfiledRows,
     onWindowClosed: (summary) => alerting.onWindow(summary),

@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { buildReferenceDatasetProfile } from '../monitoring/index.ts';
+import { REFERENCE_MAX_ROWS, referenceFromRows } from '../monitoring/index.ts';
+import type { ReferenceData } from '../monitoring/index.ts';
+import { isTarmacError } from '../shared/errors.ts';
 import type { WindowSummary } from '../monitoring/index.ts';
 import type { TarmacClient } from './client.ts';
 import { rowsOfFile } from './contract-files.ts';
@@ -19,48 +21,26 @@ export interface FeatureInfo {
   type?: string;
 }
 
-/** Rows read from a reference file at most: a bounded prefix keeps memory flat (the profile needs two passes). */
-export const REFERENCE_MAX_ROWS = 200_000;
-
 /**
- * The reference profile of a training file (with an evenly spread sample of records, and their labels when
- * `labelColumn` is given) for the given features: string and boolean features are categorical,
- * the rest numeric. Reads at most REFERENCE_MAX_ROWS rows. Throws UsageError when none of the features is in the file.
+ * The reference of a training file for the given features (see referenceFromRows); reads at most
+ * REFERENCE_MAX_ROWS rows. Throws UsageError when the file cannot serve as a reference.
  */
-/** Reference records sent for the model to score (prediction drift and CBPE need its outputs on reference data). */
-export const REFERENCE_SAMPLE_ROWS = 5_000;
-
-export async function referenceProfileOf(file: string, features: readonly FeatureInfo[], labelColumn?: string): Promise<{
-  profile: unknown; rows: number; truncated: boolean; sample: { records: Record<string, unknown>[]; labels?: unknown[] };
-}> {
+export async function referenceProfileOf(file: string, features: readonly FeatureInfo[], labelColumn?: string): Promise<ReferenceData & { truncated: boolean }> {
   const rows: Record<string, unknown>[] = [];
   let truncated = false;
-  const present = new Set<string>();
   for await (const row of rowsOfFile(file)) {
     if (rows.length >= REFERENCE_MAX_ROWS) {
       truncated = true;
       break;
     }
     rows.push(row);
-    if (rows.length <= 100) for (const k of Object.keys(row)) present.add(k);
   }
-  const kinds: Record<string, 'numeric' | 'categorical'> = {};
-  for (const f of features) {
-    if (!present.has(f.name)) continue;
-    kinds[f.name] = f.type === 'string' || f.type === 'bool' ? 'categorical' : 'numeric';
+  try {
+    return { ...referenceFromRows(rows, features, labelColumn), truncated };
+  } catch (err) {
+    if (isTarmacError(err) && err.code === 'VALIDATION_FAILED') throw new UsageError(`${file}: ${err.message}`);
+    throw err;
   }
-  if (Object.keys(kinds).length === 0) throw new UsageError(`${file} has none of the model's features (${features.map((f) => f.name).join(', ')})`);
-  const profile = buildReferenceDatasetProfile(rows, kinds);
-  if (labelColumn !== undefined && !present.has(labelColumn)) throw new UsageError(`${file} has no column ${labelColumn} (the label)`);
-  // An even spread over the complete rows read (the model can only score rows with every feature), not just the
-  // first ones (files are often sorted by time).
-  const names = Object.keys(kinds);
-  const complete = rows.filter((r) => names.every((n) => r[n] !== null && r[n] !== undefined));
-  const step = Math.max(1, Math.floor(complete.length / REFERENCE_SAMPLE_ROWS));
-  const picked = complete.filter((_, i) => i % step === 0).slice(0, REFERENCE_SAMPLE_ROWS);
-  const records = picked.map((r) => Object.fromEntries(names.map((n) => [n, r[n]])));
-  const sample = labelColumn === undefined ? { records } : { records, labels: picked.map((r) => r[labelColumn]) };
-  return { profile: profile.toJSON(), rows: rows.length, truncated, sample };
 }
 
 /** Sends a reference profile for a version. */
@@ -76,12 +56,22 @@ export async function putReferenceProfile(client: TarmacClient, model: string, v
 export function addMonitorCommands(program: Command, ctx: MonitorContext): void {
   const monitor = program.command('monitor').description('live monitoring: reference profiles and windows (drift, quality)');
 
-  monitor.command('reference <model> <version> <file>')
-    .description('set a version\'s reference profile from its training data (CSV, JSON Lines or Parquet; first 200,000 rows)')
+  monitor.command('reference <model> <version> [file]')
+    .description('set a version\'s reference profile from its training data: a file (CSV, JSON Lines or Parquet; first 200,000 rows) or an ingested dataset batch')
+    .option('--batch <id>', 'a dataset batch instead of a file (the server reads its stored rows)')
     .option('--label <column>', 'the label column: a binary classifier then gets performance estimated without labels (CBPE)')
-    .action(async (model: string, versionText: string, file: string, opts: { label?: string }) => {
+    .action(async (model: string, versionText: string, file: string | undefined, opts: { label?: string; batch?: string }) => {
       const version = Number(versionText);
       if (!Number.isInteger(version) || version < 1) throw new UsageError('VERSION must be a version number');
+      if ((file === undefined) === (opts.batch === undefined)) throw new UsageError('give a FILE or --batch ID (one of them)');
+      if (opts.batch !== undefined) {
+        const result = await ctx.client().request<{ rows: number; columns: string[] }>('POST', `/v1/models/${encodeURIComponent(model)}/versions/${version}/reference-profile/from-batch`, {
+          batch_id: opts.batch, ...(opts.label ? { label: opts.label } : {}),
+        });
+        ctx.emit(result, () => `reference profile of ${model} v${version} from batch ${opts.batch}: ${result.rows} rows, columns ${result.columns.join(', ')}`);
+        return;
+      }
+      if (file === undefined) return;
       const info = await ctx.client().request<{ signature: { features: FeatureInfo[] } }>('GET', `/v1/models/${encodeURIComponent(model)}/versions/${version}`);
       const result = await putReferenceProfile(ctx.client(), model, version, file, info.signature.features, opts.label);
       ctx.emit(result, () => `reference profile of ${model} v${version}: ${result.rows} rows${result.truncated ? ' (the first 200,000)' : ''}, features ${result.columns.join(', ')}`);

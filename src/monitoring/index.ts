@@ -13,3 +13,5 @@ export type { AlertConfig, ChannelConfig } from './alerting.service.ts';
 export type { LabelledPrediction, WindowPerformance } from './monitor.service.ts';
 export { buildMonitorReport, renderMonitorReportHtml } from './report/index.ts';
 export type { MonitorReport } from './report/index.ts';
+export { REFERENCE_MAX_ROWS, REFERENCE_SAMPLE_ROWS, referenceFromRows } from './reference.ts';
+export type { ReferenceData, ReferenceFeature } from './reference.ts';

@@ -2,7 +2,10 @@ import type { AuditLog, Principal } from '../security/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { AlertConfigStore, ModelStore, MonitorStore, MonitorWindowRecord, PredictionRecord, VersionRecord } from '../store/index.ts';
+import type {
+  AlertConfigStore, DatasetStore, ModelStore, MonitorStore, MonitorWindowRecord, PredictionRecord, VersionRecord,
+} from '../store/index.ts';
+import { REFERENCE_MAX_ROWS, referenceFromRows } from './reference.ts';
 import { profileDrift } from './drift/profile-drift.ts';
 import type { ProfileDriftOptions } from './drift/profile-drift.ts';
 import { DRIFT_METHODS } from './drift/report.ts';
@@ -194,6 +197,8 @@ export class MonitorService {
       graceSeconds?: number;
       /** Events profiled per window at most (about): busier windows profile a uniform sample (default 20,000). */
       maxProfiledRows?: number;
+      /** Dataset batches a reference can be built from. */
+      datasets?: Pick<DatasetStore, 'getBatch' | 'readRows'>;
       /** Scores reference samples so outputs get a reference too (prediction drift, CBPE). */
       score?: ReferenceScorer;
       /** Told of every closed window, after it is stored (alerts evaluate here). */
@@ -390,6 +395,26 @@ export class MonitorService {
   async businessMetrics(model: string): Promise<BusinessMetricSpec[]> {
     const stored = await this.deps.settings.getSetting(`business:${model}`);
     return stored ? JSON.parse(stored.document) as BusinessMetricSpec[] : [];
+  }
+
+  /**
+   * Builds and sets a version's reference from an ingested dataset batch (its stored rows, up to 200,000), with the
+   * label column for CBPE when named. Throws DATASET_BATCH_NOT_FOUND, REGISTRY_VERSION_NOT_FOUND or VALIDATION_FAILED.
+   */
+  async referenceFromBatch(model: string, version: number, batchId: string, label: string | undefined, by: Principal): Promise<{ rows: number; columns: string[]; calibrated: boolean | null }> {
+    const batch = await this.deps.datasets?.getBatch(batchId);
+    if (!batch) throw new TarmacError('DATASET_BATCH_NOT_FOUND', `no ingestion batch ${batchId}`, { details: { batch: batchId } });
+    const record = await this.deps.models.getVersion(model, version);
+    if (!record) throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { details: { model, version } });
+    const rows: Record<string, unknown>[] = [];
+    for (let after = 0; rows.length < REFERENCE_MAX_ROWS;) {
+      const page = await this.deps.datasets!.readRows(batch.datasetId, after, 5_000);
+      for (const r of page) if (r.batchId === batchId && rows.length < REFERENCE_MAX_ROWS) rows.push(r.data);
+      if (page.length < 5_000) break;
+      after = page.at(-1)!.seq;
+    }
+    const reference = referenceFromRows(rows, record.signature.features, label);
+    return this.setReference(model, version, reference.profile, `dataset:${batch.datasetName}/batch:${batchId}`, by, reference.sample);
   }
 
   /** A version's reference profile, if it has one. */

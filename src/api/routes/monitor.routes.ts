@@ -45,6 +45,23 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { model: name, version: Number(version), rows: result.rows, columns: result.columns, cbpe_calibrated: result.calibrated };
   });
 
+  app.post<{ Params: VersionParams; Body: { batch_id: string; label?: string } }>('/v1/models/:name/versions/:version/reference-profile/from-batch', {
+    config: { permission: 'models:write' },
+    schema: {
+      tags,
+      summary: 'Build and set the version\'s reference from an ingested dataset batch (its stored rows, up to 200,000; the label column for CBPE)',
+      params: versionParams,
+      body: {
+        type: 'object', required: ['batch_id'], additionalProperties: false,
+        properties: { batch_id: { type: 'string', maxLength: 64 }, label: { type: 'string', maxLength: 200 } },
+      },
+    },
+  }, async (request) => {
+    const { name, version } = request.params;
+    const result = await deps.monitor.referenceFromBatch(name, Number(version), request.body.batch_id, request.body.label, request.principal);
+    return { model: name, version: Number(version), rows: result.rows, columns: result.columns, cbpe_calibrated: result.calibrated };
+  });
+
   app.get<{ Params: VersionParams }>('/v1/models/:name/versions/:version/reference-profile', {
     config: { permission: 'models:read' },
     schema: { tags, summary: 'The version\'s reference profile', params: versionParams },
