@@ -205,4 +205,7 @@ test('the report: a self-contained HTML page and its JSON twin over the same win
   assert.match(String(html.headers['content-type']), /^text\/html/);
   assert.match(html.body, /<svg/);
   assert.doesNotMatch(html.body, /<script/);
+  const rolled = await t.call('GET', `/v1/models/loan-default/monitor/report?format=json&since=${since}&window=2m`);
+  assert.equal(rolled.statusCode, 200, rolled.body);
+  assert.equal((rolled.json() as { windows: { count: number } }).windows.count, 1, 'the two minutes as one window');
 });

@@ -82,14 +82,16 @@ export function addMonitorCommands(program: Command, ctx: MonitorContext): void 
     .option('--version <n>', 'one version (default: the newest window\'s)')
     .option('--variant <name>', 'one variant')
     .option('--since <duration>', 'how far back, e.g. 24h or 7d', '24h')
+    .option('--window <duration>', 'report windows of this size, e.g. 1h (stored windows merged exactly; default: the monitor\'s windows)')
     .option('--out <file>', 'the HTML file (the JSON goes beside it, .json)', 'report.html')
-    .action(async (model: string, opts: { version?: string; variant?: string; since: string; out: string }) => {
+    .action(async (model: string, opts: { version?: string; variant?: string; since: string; out: string; window?: string }) => {
       const m = /^(\d+)([mhd])$/.exec(opts.since);
       if (!m) throw new UsageError('--since must look like 90m, 24h or 7d');
       const since = new Date(Date.now() - Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd']).toISOString();
       const query = new URLSearchParams({ since });
       if (opts.version) query.set('version', opts.version);
       if (opts.variant) query.set('variant', opts.variant);
+      if (opts.window) query.set('window', opts.window);
       const route = `/v1/models/${encodeURIComponent(model)}/monitor/report?${query}`;
       const json = await ctx.client().request<{ windows: unknown; range: unknown }>('GET', `${route}&format=json`);
       const html = await (await ctx.client().download(`${route}&format=html`)).text();

@@ -553,6 +553,11 @@ export class MonitorService {
    * with the reference again; performance from the merged label accumulators. Open windows are left out.
    */
   async rollup(model: string, options: { version?: number; variant?: string; since?: number; sizeSeconds: number; limit: number }): Promise<WindowSummary[]> {
+    return (await this.rollupWithProfiles(model, options)).map((w) => w.summary);
+  }
+
+  /** rollup(), with each period's merged profile (for the report). */
+  async rollupWithProfiles(model: string, options: { version?: number; variant?: string; since?: number; sizeSeconds: number; limit: number }): Promise<{ summary: WindowSummary; profile: DatasetProfile | null }[]> {
     const sizeMs = options.sizeSeconds * 1000;
     if (sizeMs % this.windowMs !== 0 || sizeMs <= this.windowMs) {
       throw new TarmacError('VALIDATION_FAILED', `a rollup size must be a multiple of the window size (${this.windowMs / 1000} s) and larger than it`, {
@@ -570,16 +575,16 @@ export class MonitorService {
       list.push(r);
       groups.set(key, list);
     }
-    const out: WindowSummary[] = [];
+    const out: { summary: WindowSummary; profile: DatasetProfile | null }[] = [];
     for (const [key, records] of groups) {
       const [version, variant, start] = key.split('\u0000');
       const ctx = await this.context(model, Number(version));
       out.push(this.rolledUp(model, Number(version), variant!, Number(start), sizeMs, records, ctx));
     }
-    return out.sort((a, b) => b.window_start.localeCompare(a.window_start) || a.variant.localeCompare(b.variant)).slice(0, options.limit);
+    return out.sort((a, b) => b.summary.window_start.localeCompare(a.summary.window_start) || a.summary.variant.localeCompare(b.summary.variant)).slice(0, options.limit);
   }
 
-  private rolledUp(model: string, version: number, variant: string, start: number, sizeMs: number, records: MonitorWindowRecord[], ctx: Context | undefined): WindowSummary {
+  private rolledUp(model: string, version: number, variant: string, start: number, sizeMs: number, records: MonitorWindowRecord[], ctx: Context | undefined): { summary: WindowSummary; profile: DatasetProfile | null } {
     let profile: DatasetProfile | undefined;
     for (const r of records) {
       try {
@@ -644,7 +649,7 @@ export class MonitorService {
     for (const s of summaries) for (const [k, n] of Object.entries(s.quality.contract?.by_field_rule ?? {})) contractCounts[k] = (contractCounts[k] ?? 0) + n;
     const profiledRows = profile?.rows ?? 0;
     const weighted = (pick: (s: WindowSummary) => number) => (profiledRows === 0 ? 0 : summaries.reduce((a, s) => a + pick(s) * s.quality.profiled_rows, 0) / profiledRows);
-    return {
+    const summary: WindowSummary = {
       model, version, variant, window_start: new Date(start).toISOString(), window_seconds: sizeMs / 1000, rows, closed: true,
       drift, prediction_drift: predictionDrift, performance, business,
       estimated_performance: null,
@@ -654,17 +659,23 @@ export class MonitorService {
         contract: { imputed_rate: weighted((s) => s.quality.contract?.imputed_rate ?? 0), fallback_rate: weighted((s) => s.quality.contract?.fallback_rate ?? 0), by_field_rule: contractCounts },
       },
     };
+    return { summary, profile: profile ?? null };
   }
 
   /**
    * What the report needs: the reference of the version (the one asked for, else the newest window's) and the
    * windows since `since` with their profiles (stored ones, and this replica's open ones), oldest first.
    */
-  async reportInput(model: string, options: { version?: number; variant?: string; since?: number; limit: number }): Promise<{
+  async reportInput(model: string, options: { version?: number; variant?: string; since?: number; limit: number; sizeSeconds?: number }): Promise<{
     reference: { profile: DatasetProfile; source: string; rows: number } | null;
     windows: { summary: WindowSummary; profile: DatasetProfile | null }[];
   }> {
     await this.settle();
+    if (options.sizeSeconds !== undefined && options.sizeSeconds * 1000 !== this.windowMs) {
+      const rolled = (await this.rollupWithProfiles(model, { ...options, sizeSeconds: options.sizeSeconds })).reverse();
+      const version = options.version ?? rolled.at(-1)?.summary.version;
+      return { reference: version === undefined ? null : (await this.reference(model, version)) ?? null, windows: rolled };
+    }
     const stored = await this.deps.store.listWindows(model, options);
     const windows: { summary: WindowSummary; profile: DatasetProfile | null }[] = stored.map((r) => {
       let profile: DatasetProfile | null;

@@ -74,7 +74,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { model: name, version: Number(version), rows: ref.rows, source: ref.source, profile: ref.profile.toJSON() };
   });
 
-  app.get<{ Params: { name: string }; Querystring: { format?: 'html' | 'json'; version?: string; variant?: string; since?: string } }>('/v1/models/:name/monitor/report', {
+  app.get<{ Params: { name: string }; Querystring: { format?: 'html' | 'json'; version?: string; variant?: string; since?: string; window?: string } }>('/v1/models/:name/monitor/report', {
     config: { permission: 'models:read' },
     schema: {
       tags,
@@ -87,6 +87,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
           version: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' },
           variant: { type: 'string', maxLength: 100 },
           since: { type: 'string', format: 'date-time' },
+          window: { type: 'string', pattern: '^[1-9][0-9]{0,6}[smhd]?$', description: 'report windows of this size (e.g. 1h): stored windows merged exactly' },
         },
       },
     },
@@ -94,7 +95,9 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const q = request.query;
     const version = q.version === undefined ? undefined : Number(q.version);
     const since = q.since === undefined ? Date.now() - 24 * 3600_000 : Date.parse(q.since);
-    const input = await deps.monitor.reportInput(request.params.name, { version, variant: q.variant, since, limit: 2_000 });
+    const input = await deps.monitor.reportInput(request.params.name, {
+      version, variant: q.variant, since, limit: 2_000, sizeSeconds: q.window === undefined ? undefined : durationSeconds(q.window),
+    });
     const report = buildMonitorReport({ model: request.params.name, version, variant: q.variant, generatedAt: Date.now(), ...input });
     if (q.format === 'json') return report;
     return reply.type('text/html; charset=utf-8').send(renderMonitorReportHtml(report));
@@ -150,8 +153,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }, async (request) => {
     const q = request.query;
     if (q.size !== undefined) {
-      const unit = { s: 1, m: 60, h: 3600, d: 86400 }[/[smhd]$/.test(q.size) ? q.size.slice(-1) as 's' : 's'];
-      const sizeSeconds = Number(q.size.replace(/[smhd]$/, '')) * unit;
+      const sizeSeconds = durationSeconds(q.size);
       const windows = await deps.monitor.rollup(request.params.name, {
         version: q.version === undefined ? undefined : Number(q.version), variant: q.variant,
         since: q.since === undefined ? undefined : Date.parse(q.since), sizeSeconds, limit: Number(q.limit ?? 50),
@@ -166,4 +168,10 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
     });
     return { model: request.params.name, windows };
   });
+}
+
+/** `90`, `90s`, `15m`, `1h`, `2d` → seconds (the pattern in the schema has checked the shape). */
+function durationSeconds(text: string): number {
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[/[smhd]$/.test(text) ? text.slice(-1) as 's' | 'm' | 'h' | 'd' : 's'];
+  return Number(text.replace(/[smhd]$/, '')) * unit;
 }
