@@ -280,6 +280,32 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
       emit(result, () => `${name} now serves version ${result.variants.map((v) => v.version).join(',')} (revision ${result.revision}, ready=${result.ready})${fallbackNote}`);
     });
 
+  program.command('rollback <name>')
+    .description('return NAME to its previous deployment revision (or restore revision N with --to); the swap is instant on every replica')
+    .option('--to <revision>', 'restore this revision number')
+    .action(async (name: string, opts: { to?: string }) => {
+      const body = opts.to === undefined ? {} : { revision: positiveInt(opts.to, '--to', 1) };
+      const result = await client().request<{ revision: number; variants: { name: string; version: number; weight: number }[] }>('POST', `/v1/models/${encodeURIComponent(name)}/deployment/rollback`, body);
+      emit(result, () => `${name} now serves ${result.variants.map((v) => `${v.name}=v${v.version} (${v.weight}%)`).join(', ')} as revision ${result.revision}`);
+    });
+
+  const deployments = program.command('deployments').description('deployment revisions');
+  deployments.command('history <name>')
+    .description('the deployment revisions of NAME, newest first (--at: what served at that time)')
+    .option('--at <time>', 'an ISO 8601 time: only revisions made at or before it (the first served then)')
+    .option('--limit <n>', 'how many', '20')
+    .action(async (name: string, opts: { at?: string; limit: string }) => {
+      const query = new URLSearchParams({ limit: opts.limit });
+      if (opts.at !== undefined) {
+        if (Number.isNaN(Date.parse(opts.at))) throw new UsageError('--at must be an ISO 8601 time, e.g. 2026-11-27T10:00:00Z');
+        query.set('at', new Date(opts.at).toISOString());
+      }
+      const result = await client().request<{ revisions: { revision: number; variants: { name: string; version: number; weight: number }[]; updated_by: string; updated_at: string }[] }>('GET', `/v1/models/${encodeURIComponent(name)}/deployment/revisions?${query}`);
+      emit(result, () => table(result.revisions.map((r) => ({
+        revision: r.revision, variants: r.variants.map((v) => `${v.name}=v${v.version} (${v.weight}%)`).join(', '), by: r.updated_by, at: r.updated_at,
+      })), ['revision', 'variants', 'by', 'at']));
+    });
+
   program.command('predict <name>')
     .description('predict from a JSON file of {"records": [...]} (or - for stdin)')
     .requiredOption('--file <file>', 'records file, or - for stdin')

@@ -277,6 +277,52 @@ export class RegistryService {
     return record;
   }
 
+  /**
+   * The model's deployment revisions, newest first; with `at`, the ones made at or before it (the first is what served
+   * then). Throws REGISTRY_MODEL_NOT_FOUND.
+   */
+  async deploymentHistory(name: string, options: { limit: number; at?: number }): Promise<DeploymentRecord[]> {
+    await this.requireModel(name);
+    return this.deps.models.listDeploymentRevisions(name, options);
+  }
+
+  /**
+   * Restores an earlier deployment revision as a new revision (the previous one when `revision` is not given), after
+   * checking that its versions' artifacts still verify. The route swap follows on every replica through the bus.
+   * Throws REGISTRY_MODEL_NOT_FOUND, SERVING_NOT_DEPLOYED, DEPLOYMENT_REVISION_NOT_FOUND or DEPLOYMENT_NOTHING_TO_ROLL_BACK.
+   */
+  async rollback(name: string, revision: number | undefined, by: Principal): Promise<DeploymentRecord> {
+    const current = await this.getDeployment(name);
+    let target: DeploymentRecord | undefined;
+    if (revision === undefined) {
+      // The newest revision that served something else: re-deploying the same spec twice is not a rollback target.
+      const history = await this.deps.models.listDeploymentRevisions(name, { limit: 1000 });
+      target = history.find((r) => r.revision < current.revision && JSON.stringify(r.spec) !== JSON.stringify(current.spec));
+      if (!target) {
+        throw new TarmacError('DEPLOYMENT_NOTHING_TO_ROLL_BACK', `model "${name}" has no earlier deployment revision that differs from revision ${current.revision}`, {
+          details: { model: name, revision: current.revision },
+        });
+      }
+    } else {
+      target = await this.deps.models.getDeploymentRevision(name, revision);
+      if (!target) {
+        throw new TarmacError('DEPLOYMENT_REVISION_NOT_FOUND', `model "${name}" has no deployment revision ${revision}`, { details: { model: name, revision } });
+      }
+    }
+    for (const variant of target.spec.variants) {
+      const version = await this.deps.models.getVersion(name, variant.version);
+      if (!version) throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `model "${name}" has no version ${variant.version}`, { details: { model: name, version: variant.version } });
+      await this.deps.blobs.get(version.artifactSha256);
+    }
+    const record = await this.deps.models.putDeployment(name, target.spec, by.id, this.deps.clock.now());
+    await this.deps.audit.record(by, 'deployment.rollback', `model:${name}`, {
+      from_revision: current.revision, restored_revision: target.revision, revision: record.revision,
+      versions: target.spec.variants.map((v) => v.version), previous_versions: current.spec.variants.map((v) => v.version),
+    });
+    await this.deps.bus.publish('deployment.changed', { model: name, revision: record.revision, by: by.id });
+    return record;
+  }
+
   /** The deployment of `name`. Throws REGISTRY_MODEL_NOT_FOUND or SERVING_NOT_DEPLOYED. */
   async getDeployment(name: string): Promise<DeploymentRecord> {
     await this.requireModel(name);

@@ -32,6 +32,8 @@ export const ERROR_CATALOGUE = {
   QUARANTINE_NOT_FOUND: { status: 404, title: 'No such quarantined row' },
   QUARANTINE_NOT_OPEN: { status: 409, title: 'The quarantined row was already resolved' },
   INGEST_UNREADABLE: { status: 422, title: 'The source cannot be read as the declared format' },
+  DEPLOYMENT_REVISION_NOT_FOUND: { status: 404, title: 'No such deployment revision' },
+  DEPLOYMENT_NOTHING_TO_ROLL_BACK: { status: 409, title: 'There is no earlier deployment revision to return to' },
   SERVING_NOT_DEPLOYED: { status: 404, title: 'The model has no deployment' },
   SERVING_MODEL_NOT_READY: { status: 503, title: 'The model is not loaded yet' },
   SERVING_INPUT_INVALID: { status: 400, title: 'The inference input is not valid' },

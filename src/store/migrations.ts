@@ -296,6 +296,23 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_deployment_revisions': {
+      async up(db: AnyDb): Promise<void> {
+        await db.schema
+          .createTable('deployment_revisions')
+          .addColumn('model_id', 'bigint', notNull)
+          .addColumn('revision', 'integer', notNull)
+          .addColumn('spec', 'text', notNull)
+          .addColumn('updated_by', 'text', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .addPrimaryKeyConstraint('deployment_revisions_pk', ['model_id', 'revision'])
+          .addForeignKeyConstraint('deployment_revisions_model_fk', ['model_id'], 'models', ['id'])
+          .execute();
+        // Deployments made before this migration keep their current revision as the start of their history.
+        await sql`insert into deployment_revisions (model_id, revision, spec, updated_by, updated_at)
+          select model_id, revision, spec, updated_by, updated_at from deployments`.execute(db);
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

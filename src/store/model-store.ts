@@ -220,8 +220,34 @@ export class KyselyModelStore implements ModelStore {
       } else {
         await trx.insertInto('deployments').values(row).execute();
       }
+      // Every revision is kept, so what served at any time is answerable and any revision can be restored.
+      await trx.insertInto('deployment_revisions').values(row).execute();
       return { modelName, spec: fromJson<DeploymentSpec>(row.spec), revision: row.revision, updatedBy: by, updatedAt: at };
     });
+  }
+
+  /** The model's deployment revisions, newest first (optionally only those made at or before `at`). */
+  async listDeploymentRevisions(modelName: string, options: { limit: number; at?: number }): Promise<DeploymentRecord[]> {
+    let q = this.db
+      .selectFrom('deployment_revisions as r')
+      .innerJoin('models as m', 'm.id', 'r.model_id')
+      .select(['m.name as model_name', 'r.spec', 'r.revision', 'r.updated_by', 'r.updated_at'])
+      .where('m.name', '=', modelName);
+    if (options.at !== undefined) q = q.where('r.updated_at', '<=', options.at);
+    const rows = await q.orderBy('r.revision', 'desc').limit(options.limit).execute();
+    return rows.map(toDeployment);
+  }
+
+  /** One deployment revision of a model. */
+  async getDeploymentRevision(modelName: string, revision: number): Promise<DeploymentRecord | undefined> {
+    const row = await this.db
+      .selectFrom('deployment_revisions as r')
+      .innerJoin('models as m', 'm.id', 'r.model_id')
+      .select(['m.name as model_name', 'r.spec', 'r.revision', 'r.updated_by', 'r.updated_at'])
+      .where('m.name', '=', modelName)
+      .where('r.revision', '=', revision)
+      .executeTakeFirst();
+    return row && toDeployment(row);
   }
 
   /** The model's id with its row locked until the transaction ends, so changes to one model queue up. */
@@ -302,8 +328,8 @@ function toDeployment(r: { model_name: string; spec: string; revision: number; u
   return {
     modelName: r.model_name,
     spec: fromJson<DeploymentSpec>(r.spec),
-    revision: r.revision,
+    revision: Number(r.revision),
     updatedBy: r.updated_by,
-    updatedAt: r.updated_at,
+    updatedAt: Number(r.updated_at),
   };
 }

@@ -177,6 +177,9 @@ export interface ModelStore {
   listAliases(modelName: string): Promise<AliasRecord[]>;
   getDeployment(modelName: string): Promise<DeploymentRecord | undefined>;
   listDeployments(): Promise<DeploymentRecord[]>;
+  /** The model's deployment revisions, newest first; with `at`, only those made at or before it. */
+  listDeploymentRevisions(modelName: string, options: { limit: number; at?: number }): Promise<DeploymentRecord[]>;
+  getDeploymentRevision(modelName: string, revision: number): Promise<DeploymentRecord | undefined>;
   /** Replaces the deployment; when `expectedRevision` is given and differs, throws STORE_CONFLICT. */
   putDeployment(modelName: string, spec: DeploymentSpec, by: string, at: number, expectedRevision?: number): Promise<DeploymentRecord>;
 }

@@ -5,6 +5,7 @@ import type { Generated } from 'kysely';
  * BIGINT columns, JSON documents are TEXT, so one set of migrations serves SQLite and PostgreSQL alike.
  */
 export interface Database {
+  deployment_revisions: DeploymentRevisionsTable;
   alert_config: AlertConfigTable;
   reference_profiles: ReferenceProfilesTable;
   monitor_windows: MonitorWindowsTable;
@@ -247,6 +248,15 @@ export interface MonitorWindowsTable {
 export interface AlertConfigTable {
   name: string;
   document: string;
+  updated_by: string;
+  updated_at: number;
+}
+
+export interface DeploymentRevisionsTable {
+  model_id: number;
+  revision: number;
+  /** JSON DeploymentSpec. */
+  spec: string;
   updated_by: string;
   updated_at: number;
 }

@@ -177,6 +177,38 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return deploymentView(record, deps.predict.isReady(request.params.name));
   });
 
+  app.get<{ Params: NameParams; Querystring: { limit?: string; at?: string } }>('/v1/models/:name/deployment/revisions', {
+    config: { permission: 'models:read' },
+    schema: {
+      tags: ['deployments'],
+      summary: 'The deployment\'s revisions, newest first; with `at`, those made at or before that time (the first is what served then)',
+      params: modelNameParam,
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' }, at: { type: 'string', format: 'date-time' } },
+      },
+    },
+  }, async (request) => ({
+    model: request.params.name,
+    revisions: (await deps.registry.deploymentHistory(request.params.name, {
+      limit: Number(request.query.limit ?? 50), at: request.query.at === undefined ? undefined : Date.parse(request.query.at),
+    })).map((d) => deploymentView(d, false)),
+  }));
+
+  app.post<{ Params: NameParams; Body: { revision?: number } }>('/v1/models/:name/deployment/rollback', {
+    config: { permission: 'deployments:write' },
+    schema: {
+      tags: ['deployments'],
+      summary: 'Return to the previous deployment revision, or restore any earlier one by number (as a new revision)',
+      params: modelNameParam,
+      body: { type: 'object', additionalProperties: false, properties: { revision: { type: 'integer', minimum: 1 } } },
+    },
+  }, async (request) => {
+    const record = await deps.registry.rollback(request.params.name, request.body?.revision, request.principal);
+    await deps.routes.refresh(request.params.name);
+    return deploymentView(record, deps.predict.isReady(request.params.name));
+  });
+
   app.get('/v1/deployments', { config: { permission: 'models:read' }, schema: { tags: ['deployments'], summary: 'Every deployment' } }, async () => ({
     deployments: (await deps.registry.listDeployments()).map((d) => deploymentView(d, deps.predict.isReady(d.modelName))),
   }));
