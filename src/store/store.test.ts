@@ -338,8 +338,14 @@ adapterSuite(
   'postgres',
   async () => {
     const schema = `tarmac_test_${randomBytes(6).toString('hex')}`;
+    // The schema exists before the store's pool opens, so no pooled connection ever starts without it.
+    const admin = await openDatabase({ url: PG_URL, dataDir: tmpdir() });
+    try {
+      await sql`create schema ${sql.id(schema)}`.execute(admin.db);
+    } finally {
+      await admin.close();
+    }
     const store = await openDatabase({ url: PG_URL, dataDir: tmpdir(), schema });
-    await sql`create schema ${sql.id(schema)}`.execute(store.db);
     return {
       store,
       async dispose() {
