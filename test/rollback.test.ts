@@ -103,3 +103,33 @@ test('under load, 10 deploy / promote / rollback cycles: no failed request, ever
   t.tarmac.log.info({ rollbackMs: timings }, 'rollback timings');
   process.stdout.write(`# ${outcomes.ok} requests, 0 failed; rollbacks took ${Math.max(...timings).toFixed(1)} ms at most (median ${timings.sort((a, b) => a - b)[5]!.toFixed(1)} ms)\n`);
 });
+
+test('a traffic split serves each variant its share; a shadow answers a copy, logged and compared, never returned', async () => {
+  const split = await t.call('PUT', '/v1/models/loans/deployment', {
+    variants: [{ name: 'stable', version: 1, weight: 70 }, { name: 'canary', version: 2, weight: 30 }],
+    shadows: [{ name: 'shadow', version: 3 }],
+  });
+  assert.equal(split.statusCode, 200, split.body);
+  const view = split.json() as { variants: { name: string; version: number; weight: number }[]; shadows: { name: string; version: number }[] };
+  assert.deepEqual(view.shadows, [{ name: 'shadow', version: 3 }]);
+  const seen = new Map<string, number>();
+  for (let i = 0; i < 400; i++) {
+    const res = await t.call('POST', '/v1/models/loans/predict', { records: [record] });
+    const answer = res.json() as { variant: string; version: number };
+    assert.notEqual(answer.variant, 'shadow', 'a shadow never answers');
+    assert.equal(answer.version, answer.variant === 'stable' ? 1 : 2);
+    seen.set(answer.variant, (seen.get(answer.variant) ?? 0) + 1);
+  }
+  const canaryShare = (seen.get('canary') ?? 0) / 400;
+  assert.ok(canaryShare > 0.2 && canaryShare < 0.4, `canary share ${canaryShare}`);
+  await new Promise((r) => setTimeout(r, 50));
+  await t.tarmac.predictionLogger.flush();
+  const metrics = (await t.call('GET', '/metrics')).body;
+  assert.match(metrics, /tarmac_shadow_predictions_total\{model="loans",shadow="shadow",version="3"\} 400/);
+  assert.doesNotMatch(metrics, /tarmac_shadow_errors_total\{model="loans"/);
+
+  const refused = await t.call('PUT', '/v1/models/loans/deployment', { variants: [{ name: 'a', version: 1, weight: 0 }, { name: 'a', version: 9, weight: 0 }] });
+  assert.equal(refused.statusCode, 400);
+  assert.deepEqual((refused.json() as { errors: { field: string }[] }).errors.map((e) => e.field).sort(), ['/variants', '/variants/1/name']);
+  assert.equal((await t.call('PUT', '/v1/models/loans/deployment', { variants: [{ name: 'a', version: 9, weight: 1 }] })).statusCode, 404);
+});

@@ -213,10 +213,30 @@ export const aliasBodySchema = {
 
 export const deploymentBodySchema = {
   type: 'object',
-  required: ['version'],
   additionalProperties: false,
+  oneOf: [{ required: ['version'] }, { required: ['variants'] }],
   properties: {
     version: aliasBodySchema.properties.version,
+    variants: {
+      type: 'array', minItems: 1, maxItems: 10,
+      description: 'A traffic split instead of one version: each variant a version (number or alias) and its weight (0–100; shares are weight ÷ the sum).',
+      items: {
+        type: 'object', required: ['name', 'version', 'weight'], additionalProperties: false,
+        properties: {
+          name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' },
+          version: aliasBodySchema.properties.version,
+          weight: { type: 'number', minimum: 0, maximum: 100 },
+        },
+      },
+    },
+    shadows: {
+      type: 'array', maxItems: 5,
+      description: 'Versions that get a copy of every request: their answers are logged (variant = the shadow\'s name) and compared with the answer returned, never returned themselves.',
+      items: {
+        type: 'object', required: ['name', 'version'], additionalProperties: false,
+        properties: { name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' }, version: aliasBodySchema.properties.version },
+      },
+    },
     batching: {
       type: 'object',
       description: 'Adaptive batching of this deployment; unset fields take the server defaults (TARMAC_BATCH_*).',

@@ -46,6 +46,7 @@ export function deploymentView(deployment: DeploymentRecord, loaded: boolean) {
     model: deployment.modelName,
     revision: deployment.revision,
     variants: deployment.spec.variants,
+    shadows: deployment.spec.shadows ?? [],
     batching: deployment.spec.batching
       ? { enabled: deployment.spec.batching.enabled, max_batch_size: deployment.spec.batching.maxBatchSize, max_queue_delay_ms: deployment.spec.batching.maxQueueDelayMs }
       : null,

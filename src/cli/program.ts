@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { ApiError, clientOptionsFrom, TarmacClient } from './client.ts';
 import { addDatasetCommands } from './datasets.commands.ts';
 import { addDriftCommand } from './drift.command.ts';
+import { addExperimentsCommands } from './experiments.command.ts';
 import { addMonitorCommands, putReferenceProfile } from './monitor.commands.ts';
 import { referenceOf } from '../serving/reference-stats.ts';
 import { isTarmacError } from '../shared/errors.ts';
@@ -235,6 +236,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
 
   addDatasetCommands(program, { client, emit, asJson, progress: process.stderr });
   addDriftCommand(program, { emit, setExitCode: (code) => { process.exitCode = code; } });
+  addExperimentsCommands(program, { emit });
   addMonitorCommands(program, { client, emit });
 
   const alias = program.command('alias').description('movable names for versions');
@@ -247,15 +249,18 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     emit({ deleted: aliasName }, () => `deleted ${name}@${aliasName}`);
   });
 
-  program.command('deploy <name> <version>')
-    .description('serve VERSION (a number or alias) for NAME')
+  program.command('deploy <name> [version]')
+    .description('serve VERSION (a number or alias) for NAME, or a traffic split with --split (and shadows with --shadow)')
+    .option('--split <variants>', 'a traffic split: NAME=VERSION:WEIGHT,… e.g. stable=3:90,canary=4:10')
+    .option('--shadow <shadows>', 'shadow variants answering a copy of the traffic (logged and compared, never returned): NAME=VERSION,…')
     .option('--max-batch-size <rows>', 'most rows the adaptive batcher stacks into one run')
     .option('--max-queue-delay-ms <ms>', 'how long a request may wait for company (0: adaptive, no wait)')
     .option('--no-batching', 'run every request on its own')
     .addOption(new Option('--validation <policy>', 'what a record breaking the version\'s data contract gets').choices(['reject', 'impute', 'fallback', 'off']))
     .option('--fallback <json>', 'the fallback rule\'s answer, e.g. \'{"prediction":0}\' (with --validation fallback)')
     .option('--fallback-version <n>', 'a version of NAME that answers records breaking the contract (with --validation fallback; instead of --fallback)')
-    .action(async (name: string, version: string, opts: { maxBatchSize?: string; maxQueueDelayMs?: string; batching: boolean; validation?: string; fallback?: string; fallbackVersion?: string }) => {
+    .action(async (name: string, version: string | undefined, opts: { split?: string; shadow?: string; maxBatchSize?: string; maxQueueDelayMs?: string; batching: boolean; validation?: string; fallback?: string; fallbackVersion?: string }) => {
+      if ((version === undefined) === (opts.split === undefined)) throw new UsageError('give a VERSION or --split (one of them)');
       const batching: Record<string, number | boolean> = {};
       if (opts.batching === false) batching.enabled = false;
       if (opts.maxBatchSize !== undefined) batching.max_batch_size = positiveInt(opts.maxBatchSize, '--max-batch-size', 1);
@@ -264,8 +269,14 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
         throw new UsageError(`${opts.fallback !== undefined ? '--fallback' : '--fallback-version'} needs --validation fallback`);
       }
       if (opts.fallback !== undefined && opts.fallbackVersion !== undefined) throw new UsageError('give --fallback or --fallback-version, not both');
+      const parts = (text: string, option: string, weighted: boolean) => splitList(text).map((item) => {
+        const m = weighted ? /^([a-z][a-z0-9_-]*)=([^:]+):(\d+(?:\.\d+)?)$/.exec(item) : /^([a-z][a-z0-9_-]*)=(.+)$/.exec(item);
+        if (!m) throw new UsageError(`${option} takes ${weighted ? 'NAME=VERSION:WEIGHT' : 'NAME=VERSION'} items, got "${item}"`);
+        return weighted ? { name: m[1]!, version: versionRef(m[2]!), weight: Number(m[3]) } : { name: m[1]!, version: versionRef(m[2]!) };
+      });
       const body = {
-        version: versionRef(version),
+        ...(version !== undefined ? { version: versionRef(version) } : { variants: parts(opts.split!, '--split', true) }),
+        ...(opts.shadow ? { shadows: parts(opts.shadow, '--shadow', false) } : {}),
         ...(Object.keys(batching).length ? { batching } : {}),
         ...(opts.validation ? {
           validation: {
@@ -275,9 +286,11 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
           },
         } : {}),
       };
-      const result = await client().request<{ revision: number; variants: { version: number }[]; ready: boolean; validation: { policy: string; fallback_version?: number } | null }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, body);
+      const result = await client().request<{ revision: number; variants: { name: string; version: number; weight: number }[]; shadows: { name: string; version: number }[]; ready: boolean; validation: { policy: string; fallback_version?: number } | null }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, body);
       const fallbackNote = result.validation?.fallback_version !== undefined ? `; contract violations answered by version ${result.validation.fallback_version}` : '';
-      emit(result, () => `${name} now serves version ${result.variants.map((v) => v.version).join(',')} (revision ${result.revision}, ready=${result.ready})${fallbackNote}`);
+      const shadowNote = result.shadows?.length ? `; shadows ${result.shadows.map((s) => `${s.name}=v${s.version}`).join(', ')}` : '';
+      const served = result.variants.length === 1 ? `version ${result.variants[0]!.version}` : result.variants.map((v) => `${v.name}=v${v.version} (${v.weight})`).join(', ');
+      emit(result, () => `${name} now serves ${served} (revision ${result.revision}, ready=${result.ready})${fallbackNote}${shadowNote}`);
     });
 
   program.command('rollback <name>')

@@ -6,7 +6,7 @@ import type { AuditLog, Principal } from '../security/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError } from '../shared/errors.ts';
 import type {
-  AliasRecord, BatchingOverrides, BatchRecord, BlobStore, DatasetRecord, DatasetStore, DeploymentRecord, DeploymentSpec, Lineage,
+  AliasRecord, BatchingOverrides, BatchRecord, BlobStore, DatasetRecord, DatasetStore, DeploymentRecord, DeploymentSpec, Lineage, VariantSpec,
   ModelRecord, ModelStore, VersionRecord,
 } from '../store/index.ts';
 import type { ContractService } from './contract.service.ts';
@@ -318,6 +318,51 @@ export class RegistryService {
     await this.deps.audit.record(by, 'deployment.rollback', `model:${name}`, {
       from_revision: current.revision, restored_revision: target.revision, revision: record.revision,
       versions: target.spec.variants.map((v) => v.version), previous_versions: current.spec.variants.map((v) => v.version),
+    });
+    await this.deps.bus.publish('deployment.changed', { model: name, revision: record.revision, by: by.id });
+    return record;
+  }
+
+  /**
+   * Serves a traffic split (variants with weights) and optional shadow variants, after checking every version (it
+   * exists, its artifact verifies, the contract policy suits it). Throws VALIDATION_FAILED naming the field (duplicate
+   * names, no weight), REGISTRY_VERSION_NOT_FOUND, or as deploy().
+   */
+  async setDeployment(
+    name: string,
+    input: { variants: { name: string; version: string | number; weight: number }[]; shadows?: { name: string; version: string | number }[]; batching?: BatchingOverrides; validation?: DeploymentSpec['validation'] },
+    by: Principal,
+  ): Promise<DeploymentRecord> {
+    const names = [...input.variants.map((v) => v.name), ...(input.shadows ?? []).map((v) => v.name)];
+    const issues: { field: string; rule: string; message: string }[] = [];
+    names.forEach((n, i) => {
+      if (names.indexOf(n) !== i) issues.push({ field: i < input.variants.length ? `/variants/${i}/name` : `/shadows/${i - input.variants.length}/name`, rule: 'unique', message: `variant name ${n} is used twice` });
+    });
+    if (input.variants.reduce((sum, v) => sum + v.weight, 0) <= 0) issues.push({ field: '/variants', rule: 'weight', message: 'at least one variant needs a weight above 0' });
+    if (issues.length > 0) throw new TarmacError('VALIDATION_FAILED', `the deployment is not valid: ${issues.map((i) => i.message).join('; ')}`, { issues });
+    const variants: VariantSpec[] = [];
+    for (const v of input.variants) {
+      const version = await this.resolveVersion(name, v.version);
+      if (input.validation) await this.checkValidation(version, input.validation);
+      await this.deps.blobs.get(version.artifactSha256);
+      variants.push({ name: v.name, version: version.version, weight: v.weight });
+    }
+    const shadows: { name: string; version: number }[] = [];
+    for (const sh of input.shadows ?? []) {
+      const version = await this.resolveVersion(name, sh.version);
+      await this.deps.blobs.get(version.artifactSha256);
+      shadows.push({ name: sh.name, version: version.version });
+    }
+    const previous = await this.deps.models.getDeployment(name);
+    const spec: DeploymentSpec = {
+      variants,
+      ...(shadows.length > 0 ? { shadows } : {}),
+      ...(input.batching ? { batching: input.batching } : {}),
+      ...(input.validation ? { validation: input.validation } : {}),
+    };
+    const record = await this.deps.models.putDeployment(name, spec, by.id, this.deps.clock.now());
+    await this.deps.audit.record(by, 'deployment.set', `model:${name}`, {
+      variants, shadows, revision: record.revision, previous: previous?.spec.variants ?? [],
     });
     await this.deps.bus.publish('deployment.changed', { model: name, revision: record.revision, by: by.id });
     return record;

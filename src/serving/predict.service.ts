@@ -11,7 +11,7 @@ import { applyEdgeValidation, type EdgeOutcome, type EdgeValidation, type Fallba
 import { fallbackRecords, reindexIssues } from './fallback-version.ts';
 import type { LoadedVersion, ModelPool } from './model-pool.ts';
 import type { PredictionLogger } from './prediction-logger.ts';
-import type { RouteSource, RouteTable } from './route-table.ts';
+import type { Route, RouteSource, RouteTable } from './route-table.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
 
 /** One record's answer in the records API. */
@@ -175,10 +175,47 @@ export class PredictService {
           outputs: () => fallbackIndices.map((i) => ({ ...logged(i), fallback_for_version: version })),
         });
       }
+      if (route.shadows.length > 0 && modelRecords.length > 0) {
+        const primary = mainIndices.map((i) => answers[i]!);
+        // Off the response path: a shadow's latency or failure never reaches the client.
+        setImmediate(() => void this.runShadows(route, modelRecords, primary, ctx.requestId));
+      }
       return { model, version, variant: variant.name, request_id: ctx.requestId, predictions: answers };
     } catch (err) {
       this.countError(model, version, variant.name, err);
       throw err;
+    }
+  }
+
+  /**
+   * Runs each shadow version on a copy of the records the model answered, logs its answers under the shadow's name
+   * (flagged, with the answer that was returned) and counts disagreements; failures are counted, never thrown.
+   */
+  private async runShadows(route: Route, records: unknown[], primary: RecordAnswer[], requestId: string): Promise<void> {
+    for (const shadow of route.shadows) {
+      const sv = String(shadow.loaded.version.version);
+      const labels = { model: route.model, shadow: shadow.name, version: sv };
+      try {
+        const feeds = recordsToFeeds(shadow.loaded.version.signature, records);
+        const started = performance.now();
+        const outputs = await shadow.loaded.use((m) => m.run(feeds));
+        const latencyMs = performance.now() - started;
+        const predictions = outputsToPredictions(shadow.loaded.version.signature, outputs, records.length);
+        let disagreements = 0;
+        predictions.forEach((p, i) => {
+          if (JSON.stringify(p.prediction) !== JSON.stringify(primary[i]?.prediction)) disagreements++;
+        });
+        this.deps.metrics.shadowPredictions.inc(labels, predictions.length);
+        if (disagreements > 0) this.deps.metrics.shadowDisagreements.inc(labels, disagreements);
+        this.deps.logger.enqueue({
+          model: route.model, version: shadow.loaded.version.version, variant: shadow.name, requestId, createdAt: this.deps.clock.now(), latencyMs,
+          ids: predictions.map(() => newTimeOrderedId()),
+          inputs: () => records,
+          outputs: () => predictions.map((p, i) => ({ ...p, shadow: true, answered: { id: primary[i]?.id, version: primary[i]?.version, prediction: primary[i]?.prediction } })),
+        });
+      } catch {
+        this.deps.metrics.shadowErrors.inc(labels);
+      }
     }
   }
 

@@ -36,6 +36,8 @@ export interface Route {
   model: string;
   revision: number;
   variants: LiveVariant[];
+  /** Versions answering a copy of the traffic, never returned. */
+  shadows: { name: string; loaded: LoadedVersion }[];
 }
 
 /** Reads what the route table needs from the control plane. */
@@ -102,7 +104,10 @@ export class RouteTable {
 
   /** Unpins every version. */
   close(): void {
-    for (const route of this.routes.values()) this.unpinAll(route.variants);
+    for (const route of this.routes.values()) {
+      this.unpinAll(route.variants);
+      for (const sh of route.shadows) this.deps.pool.unpin(sh.loaded.version);
+    }
     this.routes.clear();
   }
 
@@ -163,12 +168,29 @@ export class RouteTable {
         this.unpinAll(variants);
         throw err;
       }
-      route = { model, revision: deployment.revision, variants };
+      const shadows: Route['shadows'] = [];
+      try {
+        for (const spec of deployment.spec.shadows ?? []) {
+          const version = await this.deps.source.getVersion(model, spec.version);
+          if (!version) throw new Error(`deployment of ${model} names missing shadow version ${spec.version}`);
+          const loaded = await this.deps.pool.pin(version);
+          this.deps.pool.configureBatching(loaded, deployment.spec.batching);
+          shadows.push({ name: spec.name, loaded });
+        }
+      } catch (err) {
+        this.unpinAll(variants);
+        for (const sh of shadows) this.deps.pool.unpin(sh.loaded.version);
+        throw err;
+      }
+      route = { model, revision: deployment.revision, variants, shadows };
       this.routes.set(model, route);
     } else {
       this.routes.delete(model);
     }
-    if (old) this.unpinAll(old.variants);
+    if (old) {
+      this.unpinAll(old.variants);
+      for (const sh of old.shadows) this.deps.pool.unpin(sh.loaded.version);
+    }
     this.deps.log.info({ model, revision: deployment?.revision, versions: route?.variants.map((v) => v.loaded.version.version) }, 'route updated');
   }
 }

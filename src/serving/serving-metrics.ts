@@ -18,6 +18,9 @@ export class ServingMetrics {
   readonly feedback: Counter<'model'>;
   readonly batchRows: Histogram<'model' | 'version'>;
   readonly contractViolations: Counter<'model' | 'version' | 'field' | 'rule'>;
+  readonly shadowPredictions: Counter<'model' | 'shadow' | 'version'>;
+  readonly shadowDisagreements: Counter<'model' | 'shadow' | 'version'>;
+  readonly shadowErrors: Counter<'model' | 'shadow' | 'version'>;
 
   constructor(registry: Registry) {
     this.predictions = new Counter({
@@ -64,6 +67,24 @@ export class ServingMetrics {
       help: 'Rows per runtime call after adaptive batching, by model and version',
       labelNames: ['model', 'version'],
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers: [registry],
+    });
+    this.shadowPredictions = new Counter({
+      name: 'tarmac_shadow_predictions_total',
+      help: 'Records a shadow variant answered (a copy of live traffic; never returned), by model, shadow and version',
+      labelNames: ['model', 'shadow', 'version'],
+      registers: [registry],
+    });
+    this.shadowDisagreements = new Counter({
+      name: 'tarmac_shadow_disagreements_total',
+      help: 'Records whose shadow prediction differed from the answer returned, by model, shadow and version',
+      labelNames: ['model', 'shadow', 'version'],
+      registers: [registry],
+    });
+    this.shadowErrors = new Counter({
+      name: 'tarmac_shadow_errors_total',
+      help: 'Shadow runs that failed (the client never sees them), by model, shadow and version',
+      labelNames: ['model', 'shadow', 'version'],
       registers: [registry],
     });
     this.contractViolations = new Counter({

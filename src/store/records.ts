@@ -82,6 +82,8 @@ export interface BatchingOverrides {
 /** What serves a model now. */
 export interface DeploymentSpec {
   variants: VariantSpec[];
+  /** Versions that get a copy of the traffic: their answers are logged and compared, never returned. */
+  shadows?: { name: string; version: number }[];
   batching?: BatchingOverrides;
   /** What a record that breaks the version's bound contract gets (default `reject` when a contract is bound). */
   validation?: {

@@ -157,9 +157,12 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     schema: { tags: ['deployments'], summary: 'What serves the model', params: modelNameParam },
   }, async (request) => deploymentView(await deps.registry.getDeployment(request.params.name), deps.predict.isReady(request.params.name)));
 
-  app.put<{ Params: NameParams; Body: { version: number | string; batching?: { enabled?: boolean; max_batch_size?: number; max_queue_delay_ms?: number }; validation?: ValidationBody } }>('/v1/models/:name/deployment', {
+  app.put<{ Params: NameParams; Body: {
+    version?: number | string; variants?: { name: string; version: number | string; weight: number }[]; shadows?: { name: string; version: number | string }[];
+    batching?: { enabled?: boolean; max_batch_size?: number; max_queue_delay_ms?: number }; validation?: ValidationBody;
+  } }>('/v1/models/:name/deployment', {
     config: { permission: 'deployments:write' },
-    schema: { tags: ['deployments'], summary: 'Serve one version (number or alias); loads it before switching traffic', params: modelNameParam, body: deploymentBodySchema },
+    schema: { tags: ['deployments'], summary: 'Serve one version (number or alias) or a traffic split with optional shadows; loads every version before switching traffic', params: modelNameParam, body: deploymentBodySchema },
   }, async (request) => {
     const b = request.body.batching;
     const batching = b && Object.fromEntries(Object.entries({
@@ -171,7 +174,9 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
       ...(v.fallback !== undefined ? { fallback: v.fallback } : {}),
       ...(v.fallback_version !== undefined ? { fallbackVersion: v.fallback_version } : {}),
     };
-    const record = await deps.registry.deploy(request.params.name, request.body.version, request.principal, { batching, validation });
+    const record = request.body.variants
+      ? await deps.registry.setDeployment(request.params.name, { variants: request.body.variants, shadows: request.body.shadows, batching, validation }, request.principal)
+      : await deps.registry.deploy(request.params.name, request.body.version!, request.principal, { batching, validation });
     // Answer once this replica serves the new version, so a client that deploys then predicts sees it.
     await deps.routes.refresh(request.params.name);
     return deploymentView(record, deps.predict.isReady(request.params.name));
