@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './api/index.ts';
 import { InProcessEventBus, type EventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
+import { RolloutService } from './delivery/rollouts/index.ts';
 import { AlertingService, MonitorMetrics, MonitorService } from './monitoring/index.ts';
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
@@ -38,6 +39,7 @@ export interface Tarmac {
   ingest: IngestService;
   monitor: MonitorService;
   alerting: AlertingService;
+  rollouts: RolloutService;
   predictionLogger: PredictionLogger;
   database: StoreDatabase;
   metrics: Registry;
@@ -127,6 +129,11 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     predictionLogger.addObserver((rows) => monitor.observe(rows));
     monitor.start(Math.min(5_000, config.monitor.windowSeconds * 250));
   }
+  const rollouts = new RolloutService({
+    store: stores.rollouts, registry, audit, bus, clock, log: log.child({ component: 'rollouts' }),
+    evidence: (model, version, variant, since, until) => monitor.variantEvidence(model, version, variant, since, until),
+  });
+  rollouts.startController(5_000);
   const feedback = new FeedbackService({ store: stores.predictions, logger: predictionLogger, metrics: servingMetrics, bus, clock,
     onLabels: config.monitor.enabled ? (pairs) => monitor.observeLabels(pairs) : undefined,
   });
@@ -153,7 +160,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
   const api = await buildApp({
-    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, routes, keys, audit, metrics, log,
+    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, routes, keys, audit, metrics, log,
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
       maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,
@@ -164,7 +171,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
 
   let closed = false;
   return {
-    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, alerting, predictionLogger, database, metrics,
+    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, alerting, rollouts, predictionLogger, database, metrics,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
     },
@@ -172,6 +179,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       if (closed) return;
       closed = true;
       await api.close();
+      await rollouts.close();
       await nats?.close();
       await predictionLogger.close();
       await monitor.close();

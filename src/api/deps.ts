@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { RolloutService } from '../delivery/rollouts/index.ts';
 import type { AlertingService, MonitorService } from '../monitoring/index.ts';
 import type { DatasetService, IngestService } from '../pipelines/index.ts';
 import type { ContractService, RegistryService } from '../registry/index.ts';
@@ -16,6 +17,7 @@ export interface ApiDeps {
   ingest: IngestService;
   monitor: MonitorService;
   alerting: AlertingService;
+  rollouts: RolloutService;
   routes: RouteTable;
   keys: KeyService;
   audit: AuditLog;

@@ -699,6 +699,75 @@ export class MonitorService {
     return { reference, windows };
   }
 
+  /**
+   * What one variant of a version did between `since` and `until` (windows overlapping that time, stored and open):
+   * records, refused or failed requests, latency p99 from the merged profiles, labels and accuracy (weighted by labels).
+   * The rollout controller's evidence.
+   */
+  async variantEvidence(model: string, version: number, variant: string, since: number, until: number): Promise<{
+    rows: number; errors: number; latencyP99: number | null; labels: number; accuracy: number | null;
+  }> {
+    await this.settle();
+    const overlaps = (start: number) => start < until && start + this.windowMs > since;
+    const stored = (await this.deps.store.listWindows(model, { version, variant, since: since - this.windowMs, limit: 10_000 }))
+      .filter((r) => overlaps(r.windowStart));
+    const openOnes = [...this.open.values()].filter((w) => w.model === model && w.version === version && w.variant === variant && overlaps(w.start));
+    const storedKeys = new Set(stored.map((r) => r.windowStart));
+    let rows = 0;
+    let errors = 0;
+    let labels = 0;
+    let correct = 0;
+    let profile: DatasetProfile | undefined;
+    const mergeIn = (p: DatasetProfile | null) => {
+      if (!p) return;
+      try {
+        profile = profile ? mergeDatasetProfiles(profile, p) : p;
+      } catch {
+        // windows under another reference do not merge; their latency is left out
+      }
+    };
+    for (const r of stored) {
+      const open = openOnes.find((w) => w.start === r.windowStart);
+      if (open) continue; // the open state is newer than what was stored before a restart
+      const summary = fromRecord(r);
+      rows += summary.rows;
+      errors += summary.system?.errors?.total ?? 0;
+      if (summary.performance?.metrics.accuracy !== null && summary.performance?.metrics.accuracy !== undefined) {
+        labels += summary.performance.labels;
+        correct += summary.performance.metrics.accuracy * summary.performance.labels;
+      }
+      try {
+        mergeIn(datasetProfileFromJSON(r.profile));
+      } catch {
+        // unreadable profile: skipped
+      }
+    }
+    for (const w of openOnes) {
+      rows += w.rows + (w.base?.rows ?? 0);
+      errors += errorsOf(this.errors.get(w.key)).total;
+      const perf = this.performanceOf(w.key);
+      if (perf && perf.metrics.accuracy !== null && perf.metrics.accuracy !== undefined) {
+        labels += perf.labels;
+        correct += perf.metrics.accuracy * perf.labels;
+      }
+      mergeIn(this.profileOf(w));
+      storedKeys.add(w.start);
+    }
+    // Errors of windows with no answered record at all (everything refused) are counted too.
+    for (const [key, codes] of this.errors) {
+      const [m, v, vr, start] = key.split('\u0000');
+      if (m === model && Number(v) === version && vr === variant && overlaps(Number(start)) && !storedKeys.has(Number(start))) {
+        errors += errorsOf(codes).total;
+      }
+    }
+    const latency = profile?.column(SYSTEM_LATENCY);
+    return {
+      rows, errors, labels,
+      latencyP99: latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.quantile(0.99) : null,
+      accuracy: labels > 0 ? correct / labels : null,
+    };
+  }
+
   /** The performance summary of a window (null without labels). */
   private performanceOf(key: string): WindowPerformance | null {
     const state = this.performance.get(key);

@@ -5,14 +5,15 @@ import { KyselyDatasetStore } from './dataset-store.ts';
 import { KyselyKeyStore } from './key-store.ts';
 import { KyselyModelStore } from './model-store.ts';
 import { KyselyMonitorStore } from './monitor-store.ts';
+import { KyselyRolloutStore } from './rollout-store.ts';
 import { KyselyPredictionStore } from './prediction-store.ts';
-import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore } from './records.ts';
+import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore, RolloutStore } from './records.ts';
 
 export { openDatabase } from './database.ts';
 export type { OpenDatabaseOptions, StoreDatabase } from './database.ts';
 export type { Dialect, StoreConnection } from './dialect.ts';
 export { migrateToLatest } from './migrations.ts';
-export { KyselyMonitorStore };
+export { KyselyMonitorStore, KyselyRolloutStore };
 export { KyselyAuditStore, KyselyContractStore, KyselyDatasetStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
 export { FileBlobStore } from './blob-store.ts';
 export { AUDIT_GENESIS_HASH, auditHash, canonicalJson, verifyAuditChain } from './audit-hash.ts';
@@ -28,6 +29,7 @@ export interface Stores {
   audit: AuditStore;
   contracts: ContractStore;
   monitor: MonitorStore & AlertConfigStore;
+  rollouts: RolloutStore;
   datasets: DatasetStore;
 }
 
@@ -40,6 +42,7 @@ export function createStores(conn: StoreConnection): Stores {
     audit: new KyselyAuditStore(conn),
     contracts: new KyselyContractStore(conn),
     monitor: new KyselyMonitorStore(conn),
+    rollouts: new KyselyRolloutStore(conn),
     datasets: new KyselyDatasetStore(conn),
   };
 }

@@ -313,6 +313,26 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           select model_id, revision, spec, updated_by, updated_at from deployments`.execute(db);
       },
     },
+    '0007_rollouts': {
+      async up(db: AnyDb): Promise<void> {
+        await db.schema
+          .createTable('rollouts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('model', 'text', notNull)
+          .addColumn('status', 'text', notNull)
+          .addColumn('state', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .execute();
+        await db.schema.createIndex('rollouts_model_created_idx').on('rollouts').columns(['model', 'created_at']).execute();
+        await db.schema
+          .createTable('leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', notNull)
+          .addColumn('expires_at', 'bigint', notNull)
+          .execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

@@ -487,3 +487,24 @@ export interface AlertConfigStore {
   getSetting(name: string): Promise<AlertConfigRecord | undefined>;
   putSetting(name: string, document: string, by: string, at: number): Promise<void>;
 }
+
+/** A rollout as stored: its state document (the delivery module's RolloutState) and its status for queries. */
+export interface RolloutRow {
+  id: string;
+  model: string;
+  status: string;
+  state: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Rollouts, and leases that make a singleton job run on one replica at a time. */
+export interface RolloutStore {
+  putRollout(row: RolloutRow): Promise<void>;
+  /** The newest rollout of a model. */
+  latestRollout(model: string): Promise<RolloutRow | undefined>;
+  /** Rollouts whose status is one of these. */
+  listRollouts(statuses: string[]): Promise<RolloutRow[]>;
+  /** Takes or renews the lease `name` for `holder` until `until`; false when another holder's lease is still valid. */
+  acquireLease(name: string, holder: string, now: number, until: number): Promise<boolean>;
+}

@@ -5,6 +5,8 @@ import type { Generated } from 'kysely';
  * BIGINT columns, JSON documents are TEXT, so one set of migrations serves SQLite and PostgreSQL alike.
  */
 export interface Database {
+  rollouts: RolloutsTable;
+  leases: LeasesTable;
   deployment_revisions: DeploymentRevisionsTable;
   alert_config: AlertConfigTable;
   reference_profiles: ReferenceProfilesTable;
@@ -259,4 +261,20 @@ export interface DeploymentRevisionsTable {
   spec: string;
   updated_by: string;
   updated_at: number;
+}
+
+export interface RolloutsTable {
+  id: string;
+  model: string;
+  status: string;
+  /** JSON RolloutRecord. */
+  state: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
 }

@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify';
+import type { RolloutRequest, RolloutState } from '../../delivery/rollouts/index.ts';
+import type { ApiDeps } from '../deps.ts';
+
+type NameParams = { name: string };
+const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } } as const;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A rollout as the API shows it. */
+function rolloutView(s: RolloutState) {
+  return {
+    id: s.id, model: s.model, status: s.status, reason: s.reason,
+    canary_version: s.canaryVersion, stable_version: s.stableVersion, stable_revision: s.stableRevision,
+    steps: s.steps, step: s.stepIndex, weight: s.steps[s.stepIndex], step_started_at: iso(s.stepStartedAt),
+    interval_seconds: s.intervalSeconds, deadline_seconds: s.deadlineSeconds, gates: s.gates, min_samples: s.minSamples, min_labels: s.minLabels,
+    failure_limit: s.failureLimit, inconclusive_limit: s.inconclusiveLimit, failures: s.failures, inconclusives: s.inconclusives,
+    analyses: s.analyses.map((a) => ({ ...a, at: iso(a.at) })),
+    created_by: s.createdBy, created_at: iso(s.createdAt), updated_at: iso(s.updatedAt),
+  };
+}
+
+/** Canary rollouts over HTTP: start one, read its state and analyses, pause, resume, promote or abort it (all idempotent). */
+export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const tags = ['rollouts'];
+
+  app.post<{ Params: NameParams; Body: { version: number | string; steps?: number[]; interval_seconds?: number; gates?: { kind: string; threshold: number }[]; min_samples?: number; min_labels?: number; failure_limit?: number; inconclusive_limit?: number; deadline_seconds?: number } }>('/v1/models/:name/rollout', {
+    config: { permission: 'deployments:write' },
+    schema: {
+      tags,
+      summary: 'Start a canary rollout: the canary takes each step\'s share in turn, each step gated by an analysis against the stable variant',
+      params: nameParam,
+      body: {
+        type: 'object', required: ['version'], additionalProperties: false,
+        properties: {
+          version: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', maxLength: 100 }] },
+          steps: { type: 'array', items: { type: 'integer' }, maxItems: 20 },
+          interval_seconds: { type: 'integer' },
+          gates: { type: 'array', maxItems: 10, items: { type: 'object', required: ['kind', 'threshold'], additionalProperties: false, properties: { kind: { type: 'string' }, threshold: { type: 'number' } } } },
+          min_samples: { type: 'integer' }, min_labels: { type: 'integer' },
+          failure_limit: { type: 'integer' }, inconclusive_limit: { type: 'integer' }, deadline_seconds: { type: 'integer' },
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const b = request.body;
+    const req: RolloutRequest = {
+      version: b.version, steps: b.steps, intervalSeconds: b.interval_seconds, gates: b.gates as RolloutRequest['gates'],
+      minSamples: b.min_samples, minLabels: b.min_labels, failureLimit: b.failure_limit, inconclusiveLimit: b.inconclusive_limit, deadlineSeconds: b.deadline_seconds,
+    };
+    const state = await deps.rollouts.start(request.params.name, req, request.principal);
+    await deps.routes.refresh(request.params.name);
+    return reply.code(201).send(rolloutView(state));
+  });
+
+  app.get<{ Params: NameParams }>('/v1/models/:name/rollout', {
+    config: { permission: 'models:read' },
+    schema: { tags, summary: 'The model\'s newest rollout: status, step, every analysis with each gate\'s numbers', params: nameParam },
+  }, async (request) => rolloutView(await deps.rollouts.status(request.params.name)));
+
+  for (const action of ['pause', 'resume', 'promote', 'abort'] as const) {
+    app.post<{ Params: NameParams }>(`/v1/models/:name/rollout/${action}`, {
+      config: { permission: 'deployments:write' },
+      schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)} the rollout (idempotent)`, params: nameParam },
+    }, async (request) => {
+      const state = await deps.rollouts[action](request.params.name, request.principal);
+      await deps.routes.refresh(request.params.name);
+      return rolloutView(state);
+    });
+  }
+}

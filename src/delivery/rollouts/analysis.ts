@@ -1,0 +1,123 @@
+/**
+ * Canary analysis: one step's evidence for the canary against the stable variant, judged gate by gate. Each gate
+ * ends pass, fail or inconclusive; a variant without enough data makes the whole analysis "not enough data", which
+ * is neither pass nor fail, so low traffic never promotes or rolls back a canary. Pure: numbers in, verdict out.
+ */
+
+/** What a gate compares. */
+export type GateKind = 'error_rate' | 'latency_p99' | 'accuracy' | 'prediction_drift';
+
+/** One gate of a rollout. */
+export interface Gate {
+  kind: GateKind;
+  /**
+   * error_rate: the most the canary's error share may exceed the stable one's (absolute, e.g. 0.01);
+   * latency_p99: the most the canary's p99 may be as a multiple of the stable one's (e.g. 1.5);
+   * accuracy: the most the canary's accuracy may fall below the stable one's (absolute, e.g. 0.02);
+   * prediction_drift: the largest drift statistic allowed between the two variants' predictions (e.g. 0.1).
+   */
+  threshold: number;
+}
+
+/** What one variant did during the step. */
+export interface VariantEvidence {
+  /** Records answered. */
+  rows: number;
+  /** Requests refused or failed. */
+  errors: number;
+  latencyP99: number | null;
+  /** Labelled predictions and the accuracy on them. */
+  labels: number;
+  accuracy: number | null;
+}
+
+/** One step's analysis input. */
+export interface AnalysisInput {
+  canary: VariantEvidence;
+  stable: VariantEvidence;
+  gates: readonly Gate[];
+  /** Records each variant needs before anything is judged. */
+  minSamples: number;
+  /** Labels each variant needs before the accuracy gate judges. */
+  minLabels: number;
+  /** The drift statistic between the variants' predictions, when computed (prediction_drift gate). */
+  predictionDrift?: number | null;
+}
+
+/** A gate's or an analysis' outcome. */
+export type Verdict = 'pass' | 'fail' | 'inconclusive' | 'not_enough_data';
+
+/** One gate's verdict with the numbers behind it. */
+export interface GateResult {
+  kind: GateKind;
+  verdict: Verdict;
+  canary: number | null;
+  stable: number | null;
+  threshold: number;
+  message: string;
+}
+
+/** The analysis: the overall outcome (any fail → fail; else any inconclusive → inconclusive; else pass) and each gate. */
+export interface AnalysisResult {
+  outcome: Verdict;
+  gates: GateResult[];
+}
+
+/** The share of requests that failed: errors ÷ (records answered + errors). */
+export function errorShare(v: VariantEvidence): number {
+  const total = v.rows + v.errors;
+  return total === 0 ? 0 : v.errors / total;
+}
+
+/** Judges one step. */
+export function analyze(input: AnalysisInput): AnalysisResult {
+  const { canary, stable } = input;
+  if (canary.rows + canary.errors < input.minSamples || stable.rows + stable.errors < input.minSamples) {
+    return {
+      outcome: 'not_enough_data',
+      gates: input.gates.map((g) => ({
+        kind: g.kind, verdict: 'not_enough_data', canary: null, stable: null, threshold: g.threshold,
+        message: `needs ${input.minSamples} requests per variant; canary has ${canary.rows + canary.errors}, stable ${stable.rows + stable.errors}`,
+      })),
+    };
+  }
+  const gates = input.gates.map((g): GateResult => {
+    switch (g.kind) {
+      case 'error_rate': {
+        const c = errorShare(canary);
+        const s = errorShare(stable);
+        const verdict = c - s > g.threshold ? 'fail' : 'pass';
+        return { kind: g.kind, verdict, canary: c, stable: s, threshold: g.threshold, message: `canary error share ${pct(c)} vs stable ${pct(s)} (allowed +${pct(g.threshold)})` };
+      }
+      case 'latency_p99': {
+        const c = canary.latencyP99;
+        const s = stable.latencyP99;
+        if (c === null || s === null) return { kind: g.kind, verdict: 'inconclusive', canary: c, stable: s, threshold: g.threshold, message: 'no latency measured for a variant' };
+        // A stable p99 near zero would make any ratio fail: compare against at least 1 ms.
+        const verdict = c > Math.max(s, 1) * g.threshold ? 'fail' : 'pass';
+        return { kind: g.kind, verdict, canary: c, stable: s, threshold: g.threshold, message: `canary p99 ${c.toFixed(2)} ms vs stable ${s.toFixed(2)} ms (allowed ×${g.threshold})` };
+      }
+      case 'accuracy': {
+        if (canary.labels < input.minLabels || stable.labels < input.minLabels || canary.accuracy === null || stable.accuracy === null) {
+          return { kind: g.kind, verdict: 'not_enough_data', canary: canary.accuracy, stable: stable.accuracy, threshold: g.threshold, message: `needs ${input.minLabels} labels per variant; canary has ${canary.labels}, stable ${stable.labels}` };
+        }
+        const verdict = stable.accuracy - canary.accuracy > g.threshold ? 'fail' : 'pass';
+        return { kind: g.kind, verdict, canary: canary.accuracy, stable: stable.accuracy, threshold: g.threshold, message: `canary accuracy ${pct(canary.accuracy)} vs stable ${pct(stable.accuracy)} (allowed −${pct(g.threshold)})` };
+      }
+      case 'prediction_drift': {
+        const d = input.predictionDrift ?? null;
+        if (d === null) return { kind: g.kind, verdict: 'inconclusive', canary: null, stable: null, threshold: g.threshold, message: 'no prediction drift computed' };
+        const verdict = d > g.threshold ? 'fail' : 'pass';
+        return { kind: g.kind, verdict, canary: d, stable: null, threshold: g.threshold, message: `drift between the variants' predictions ${d.toFixed(4)} (allowed ${g.threshold})` };
+      }
+    }
+  });
+  const outcome: Verdict = gates.some((g) => g.verdict === 'fail') ? 'fail'
+    : gates.some((g) => g.verdict === 'not_enough_data') ? 'not_enough_data'
+      : gates.some((g) => g.verdict === 'inconclusive') ? 'inconclusive' : 'pass';
+  return { outcome, gates };
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}

@@ -1,0 +1,50 @@
+import type { Kysely } from 'kysely';
+import { writeTransaction } from './dialect.ts';
+import type { StoreConnection } from './dialect.ts';
+import type { RolloutRow, RolloutStore } from './records.ts';
+import type { Database } from './schema.ts';
+
+/** Rollouts and leases on SQLite or PostgreSQL. */
+export class KyselyRolloutStore implements RolloutStore {
+  private readonly db: Kysely<Database>;
+
+  constructor(private readonly conn: StoreConnection) {
+    this.db = conn.db;
+  }
+
+  /** Inserts or replaces a rollout. */
+  async putRollout(r: RolloutRow): Promise<void> {
+    await this.db.insertInto('rollouts')
+      .values({ id: r.id, model: r.model, status: r.status, state: r.state, created_at: r.createdAt, updated_at: r.updatedAt })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ status: r.status, state: r.state, updated_at: r.updatedAt }))
+      .execute();
+  }
+
+  /** The newest rollout of a model. */
+  async latestRollout(model: string): Promise<RolloutRow | undefined> {
+    const row = await this.db.selectFrom('rollouts').selectAll().where('model', '=', model).orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+    return row ? toRow(row) : undefined;
+  }
+
+  /** Rollouts in these statuses. */
+  async listRollouts(statuses: string[]): Promise<RolloutRow[]> {
+    if (statuses.length === 0) return [];
+    const rows = await this.db.selectFrom('rollouts').selectAll().where('status', 'in', statuses).orderBy('created_at').execute();
+    return rows.map(toRow);
+  }
+
+  /** Takes the lease when it is free, expired or already ours (in one transaction, so two replicas never both win). */
+  acquireLease(name: string, holder: string, now: number, until: number): Promise<boolean> {
+    return writeTransaction(this.conn, async (trx) => {
+      const current = await trx.selectFrom('leases').selectAll().where('name', '=', name).$if(this.conn.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
+      if (current && current.holder !== holder && Number(current.expires_at) > now) return false;
+      if (current) await trx.updateTable('leases').set({ holder, expires_at: until }).where('name', '=', name).execute();
+      else await trx.insertInto('leases').values({ name, holder, expires_at: until }).onConflict((oc) => oc.column('name').doNothing()).execute();
+      return true;
+    });
+  }
+}
+
+function toRow(r: { id: string; model: string; status: string; state: string; created_at: number; updated_at: number }): RolloutRow {
+  return { id: r.id, model: r.model, status: r.status, state: r.state, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
+}
