@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './api/index.ts';
 import { InProcessEventBus, type EventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
+import { ExperimentService } from './delivery/experiments/index.ts';
 import { RolloutService } from './delivery/rollouts/index.ts';
 import { AlertingService, MonitorMetrics, MonitorService } from './monitoring/index.ts';
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
@@ -40,6 +41,7 @@ export interface Tarmac {
   monitor: MonitorService;
   alerting: AlertingService;
   rollouts: RolloutService;
+  experiments: ExperimentService;
   predictionLogger: PredictionLogger;
   database: StoreDatabase;
   metrics: Registry;
@@ -134,6 +136,9 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     evidence: (model, version, variant, since, until) => monitor.variantEvidence(model, version, variant, since, until),
   });
   rollouts.startController(5_000);
+  const experiments = new ExperimentService({
+    settings: stores.monitor, registry, routes, predictions: stores.predictions, audit, bus, clock,
+  });
   const feedback = new FeedbackService({ store: stores.predictions, logger: predictionLogger, metrics: servingMetrics, bus, clock,
     onLabels: config.monitor.enabled ? (pairs) => monitor.observeLabels(pairs) : undefined,
   });
@@ -156,11 +161,13 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
 
   bus.subscribe('deployment.changed', ({ model }) => routes.refresh(model));
   await routes.start();
+  await experiments.load();
+  bus.subscribe('experiment.changed', ({ model }) => experiments.load(model));
   servingMetrics.loadedVersions.set(pool.size);
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
   const api = await buildApp({
-    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, routes, keys, audit, metrics, log,
+    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, experiments, routes, keys, audit, metrics, log,
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
       maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,
@@ -171,7 +178,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
 
   let closed = false;
   return {
-    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, alerting, rollouts, predictionLogger, database, metrics,
+    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, alerting, rollouts, experiments, predictionLogger, database, metrics,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
     },

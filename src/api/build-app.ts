@@ -12,7 +12,7 @@ import { contractsRoutes } from './routes/contracts.routes.ts';
 import { datasetsRoutes } from './routes/datasets.routes.ts';
 import { monitorRoutes } from './routes/monitor.routes.ts';
 import { alertsRoutes } from './routes/alerts.routes.ts';
-import { rolloutsRoutes } from './routes/rollouts.routes.ts';
+import { experimentsRoutes, rolloutsRoutes } from './routes/rollouts.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { recordsRoutes } from './routes/records.routes.ts';
 import { registryRoutes } from './routes/registry.routes.ts';
@@ -77,6 +77,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   monitorRoutes(app, deps);
   alertsRoutes(app, deps);
   rolloutsRoutes(app, deps);
+  experimentsRoutes(app, deps);
   adminRoutes(app, deps);
 
   app.get('/openapi.json', { config: { permission: 'models:read' }, schema: { hide: true } }, async () => app.swagger());

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { ExperimentService } from '../delivery/experiments/index.ts';
 import type { RolloutService } from '../delivery/rollouts/index.ts';
 import type { AlertingService, MonitorService } from '../monitoring/index.ts';
 import type { DatasetService, IngestService } from '../pipelines/index.ts';
@@ -18,6 +19,7 @@ export interface ApiDeps {
   monitor: MonitorService;
   alerting: AlertingService;
   rollouts: RolloutService;
+  experiments: ExperimentService;
   routes: RouteTable;
   keys: KeyService;
   audit: AuditLog;

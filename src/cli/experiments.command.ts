@@ -3,16 +3,55 @@ import { analyzeExperiment, armFromValues, inferMetricType } from '../delivery/e
 import type { ExperimentReadout, MetricType } from '../delivery/experiments/index.ts';
 import { isTarmacError } from '../shared/errors.ts';
 import { rowsOfFile } from './contract-files.ts';
+import type { TarmacClient } from './client.ts';
 import { table, UsageError } from './output.ts';
 
 /** What the experiments commands need from the program. */
 export interface ExperimentsContext {
   emit: (value: unknown, human: () => string) => void;
+  /** The API client, for live experiments (start, status, stop); `analyze` needs none. */
+  client?: () => TarmacClient;
 }
 
 /** Adds `tarmac experiments analyze DATA`: the A/B readout computed locally from one row per unit, no server needed. */
 export function addExperimentsCommands(program: Command, ctx: ExperimentsContext): void {
-  const experiments = program.command('experiments').description('A/B experiments: readouts');
+  const experiments = program.command('experiments').description('A/B experiments: live (start, status, stop) and offline readouts');
+  const api = () => {
+    if (!ctx.client) throw new UsageError('this command needs the API');
+    return ctx.client();
+  };
+  const enc = encodeURIComponent;
+  experiments.command('start <model>')
+    .description('start an A/B experiment on the deployment\'s variants (the first is the control); units stick to a variant')
+    .option('--variants <names>', 'variants in the experiment, control first (default: all of the deployment\'s)')
+    .option('--weights <shares>', 'intended shares, e.g. 0.5,0.5 (default equal)')
+    .option('--unit-header <name>', 'the request header holding the unit key (e.g. x-user-id)')
+    .option('--unit-field <name>', 'the record field holding the unit key')
+    .option('--metric <type>', 'binary or continuous (default: inferred from the labels)')
+    .action(async (model: string, opts: { variants?: string; weights?: string; unitHeader?: string; unitField?: string; metric?: string }) => {
+      if (opts.metric !== undefined && opts.metric !== 'binary' && opts.metric !== 'continuous') throw new UsageError('--metric must be binary or continuous');
+      const body = {
+        ...(opts.variants ? { variants: opts.variants.split(',').map((v) => v.trim()) } : {}),
+        ...(opts.weights ? { weights: opts.weights.split(',').map(Number) } : {}),
+        ...(opts.unitHeader ? { unit_header: opts.unitHeader } : {}),
+        ...(opts.unitField ? { unit_field: opts.unitField } : {}),
+        ...(opts.metric ? { metric: opts.metric } : {}),
+      };
+      const spec = await api().request<{ id: string; variants: string[]; weights: number[] }>('POST', `/v1/models/${enc(model)}/experiment`, body);
+      ctx.emit(spec, () => `experiment ${spec.id} on ${model}: ${spec.variants.map((v, i) => `${v} ${(spec.weights[i]! * 100).toFixed(0)}%`).join(', ')} (control ${spec.variants[0]})`);
+    });
+  experiments.command('status <model>').description('the live experiment and its readout from the feedback so far').action(async (model: string) => {
+    const result = await api().request<{ experiment: { id: string; status: string }; readout: ExperimentReadout | null; message: string | null }>('GET', `/v1/models/${enc(model)}/experiment`);
+    ctx.emit(result, () => [
+      `experiment ${result.experiment.id} on ${model}: ${result.experiment.status}`,
+      ...(result.message ? [result.message] : []),
+      ...(result.readout ? ['', human(result.readout)] : []),
+    ].join('\n'));
+  });
+  experiments.command('stop <model>').description('stop the experiment (idempotent)').action(async (model: string) => {
+    const spec = await api().request<{ id: string; status: string }>('POST', `/v1/models/${enc(model)}/experiment/stop`);
+    ctx.emit(spec, () => `experiment ${spec.id} on ${model}: ${spec.status}`);
+  });
   experiments.command('analyze <data>')
     .description('A/B readout from a CSV, JSON Lines or Parquet file of unit_id,variant,value (one row per unit)')
     .requiredOption('--control <name>', 'the control variant')

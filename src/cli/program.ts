@@ -237,7 +237,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
 
   addDatasetCommands(program, { client, emit, asJson, progress: process.stderr });
   addDriftCommand(program, { emit, setExitCode: (code) => { process.exitCode = code; } });
-  addExperimentsCommands(program, { emit });
+  addExperimentsCommands(program, { emit, client });
   addMonitorCommands(program, { client, emit });
   addRolloutCommands(program, { client, emit });
 

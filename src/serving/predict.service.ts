@@ -40,6 +40,8 @@ export interface RecordsAnswer {
 /** Per-request context from the API edge. */
 export interface RequestContext {
   requestId: string;
+  /** Request headers, for an experiment's unit key. */
+  headers?: Record<string, string | string[] | undefined>;
 }
 
 const RECORDS_BODY_KEYS = new Set(['records']);
@@ -88,7 +90,7 @@ export class PredictService {
   async predictRecords(model: string, body: unknown, ctx: RequestContext): Promise<RecordsAnswer> {
     const route = this.deps.routes.get(model);
     if (!route) throw this.notDeployed(model);
-    const variant = this.deps.routes.choose(route);
+    const variant = this.deps.routes.choose(route, (experiment) => unitKeyOf(experiment, ctx.headers, body));
     const loaded = variant.loaded;
     const { version } = loaded.version;
     try {
@@ -385,3 +387,18 @@ function mergeFallback(fallback: boolean[], fromModel: RecordPrediction[], from:
 
 /** A record's answer before it gets its id and version. */
 type RecordAnswerBody = RecordPrediction & { fallback?: true; violations?: { field: string; rule: string }[] };
+
+/** An experiment's unit key for a request: its header, or the field of the first record; undefined when absent. */
+function unitKeyOf(experiment: { unit: { header?: string; field?: string } }, headers: RequestContext['headers'], body: unknown): string | undefined {
+  if (experiment.unit.header) {
+    const value = headers?.[experiment.unit.header.toLowerCase()];
+    const text = Array.isArray(value) ? value[0] : value;
+    return text === undefined || text === '' ? undefined : text;
+  }
+  if (experiment.unit.field) {
+    const first = (body as { records?: unknown[] } | null)?.records?.[0];
+    const value = typeof first === 'object' && first !== null ? (first as Record<string, unknown>)[experiment.unit.field] : undefined;
+    return value === undefined || value === null ? undefined : String(value);
+  }
+  return undefined;
+}

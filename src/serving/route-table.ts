@@ -26,6 +26,16 @@ export interface FallbackTarget {
   edge?: EdgeValidation;
 }
 
+/** A running experiment as the route table holds it: sticky assignment of units to variants. */
+export interface LiveExperiment {
+  /** Assigns a unit key to a variant name, or null when the unit is outside the experiment. */
+  assign(unitKey: string): string | null;
+  /** Where the unit key comes from: a request header, or a field of the (first) record. */
+  unit: { header?: string; field?: string };
+  /** The variant units outside the experiment (or without a key) get. */
+  control: string;
+}
+
 /** Reads a contract version (the registry's ContractService). */
 export interface ContractSource {
   get(name: string, version: number): Promise<{ contract: Contract }>;
@@ -54,6 +64,7 @@ export interface RouteSource {
  */
 export class RouteTable {
   private readonly routes = new Map<string, Route>();
+  private readonly experiments = new Map<string, LiveExperiment>();
   private readonly refreshing = new Map<string, Promise<void>>();
   private started = false;
 
@@ -85,10 +96,29 @@ export class RouteTable {
   }
 
   /** Picks a variant by weight. */
-  choose(route: Route): LiveVariant {
+  choose(route: Route, unit?: (experiment: LiveExperiment) => string | undefined): LiveVariant {
+    const experiment = this.experiments.get(route.model);
+    if (experiment && unit) {
+      // Sticky: the same unit key always lands on the same variant (a deterministic hash, no state).
+      const key = unit(experiment);
+      const name = (key === undefined ? null : experiment.assign(key)) ?? experiment.control;
+      const chosen = route.variants.find((v) => v.name === name);
+      if (chosen) return chosen;
+    }
     if (route.variants.length === 1) return route.variants[0]!;
     const roll = (this.deps.random ?? Math.random)() * 100;
     return route.variants.find((v) => roll < v.upTo) ?? route.variants[route.variants.length - 1]!;
+  }
+
+  /** Sets (or, with undefined, clears) the running experiment of a model on this replica. */
+  setExperiment(model: string, experiment: LiveExperiment | undefined): void {
+    if (experiment) this.experiments.set(model, experiment);
+    else this.experiments.delete(model);
+  }
+
+  /** The running experiment of a model on this replica, if any. */
+  experiment(model: string): LiveExperiment | undefined {
+    return this.experiments.get(model);
   }
 
   /** Rebuilds the route of `model` from its stored deployment; serialised per model so swaps never interleave. */

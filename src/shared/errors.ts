@@ -37,6 +37,8 @@ export const ERROR_CATALOGUE = {
   ROLLOUT_NOT_FOUND: { status: 404, title: 'The model has no rollout' },
   ROLLOUT_IN_PROGRESS: { status: 409, title: 'A rollout of this model is already in progress' },
   ROLLOUT_FINISHED: { status: 409, title: 'The rollout has already finished' },
+  EXPERIMENT_NOT_FOUND: { status: 404, title: 'The model has no experiment' },
+  EXPERIMENT_RUNNING: { status: 409, title: 'An experiment on this model is already running' },
   SERVING_NOT_DEPLOYED: { status: 404, title: 'The model has no deployment' },
   SERVING_MODEL_NOT_READY: { status: 503, title: 'The model is not loaded yet' },
   SERVING_INPUT_INVALID: { status: 400, title: 'The inference input is not valid' },

@@ -87,6 +87,18 @@ export class KyselyPredictionStore implements PredictionStore {
     return out;
   }
 
+  /** Labels joined to their predictions' variants, for a model's predictions made at or after `since`. */
+  async labelsByVariant(model: string, since: number): Promise<{ variant: string; label: unknown }[]> {
+    const rows = await this.db
+      .selectFrom('predictions as p')
+      .innerJoin('feedback as f', 'f.prediction_id', 'p.id')
+      .select(['p.variant', 'f.label'])
+      .where('p.model', '=', model)
+      .where('p.created_at', '>=', since)
+      .execute();
+    return rows.map((r) => ({ variant: r.variant, label: fromJson<unknown>(r.label) }));
+  }
+
   /** Stores labels in one transaction; the caller checks that the predictions exist (feedback has no foreign key). */
   async insertFeedback(rows: FeedbackRecord[]): Promise<void> {
     if (rows.length === 0) return;

@@ -68,3 +68,40 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
     });
   }
 }
+
+/** Live A/B experiments over HTTP: start (sticky assignment of units to the deployment's variants), read out, stop. */
+export function experimentsRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const tags = ['experiments'];
+  app.post<{ Params: NameParams; Body: { variants?: string[]; weights?: number[]; unit_header?: string; unit_field?: string; metric?: 'binary' | 'continuous' } }>('/v1/models/:name/experiment', {
+    config: { permission: 'deployments:write' },
+    schema: {
+      tags,
+      summary: 'Start an A/B experiment on the deployment\'s variants: units (a header or a record field) stick to a variant by a deterministic hash',
+      params: nameParam,
+      body: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          variants: { type: 'array', minItems: 2, maxItems: 10, items: { type: 'string', maxLength: 32 } },
+          weights: { type: 'array', maxItems: 10, items: { type: 'number' } },
+          unit_header: { type: 'string', maxLength: 64 },
+          unit_field: { type: 'string', maxLength: 200 },
+          metric: { type: 'string', enum: ['binary', 'continuous'] },
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const b = request.body;
+    const spec = await deps.experiments.start(request.params.name, { variants: b.variants, weights: b.weights, unitHeader: b.unit_header, unitField: b.unit_field, metric: b.metric }, request.principal);
+    return reply.code(201).send(spec);
+  });
+
+  app.get<{ Params: NameParams }>('/v1/models/:name/experiment', {
+    config: { permission: 'models:read' },
+    schema: { tags, summary: 'The experiment and its readout from the feedback so far (lifts, tests, CIs, sequential p-values, SRM, Holm)', params: nameParam },
+  }, async (request) => deps.experiments.status(request.params.name));
+
+  app.post<{ Params: NameParams }>('/v1/models/:name/experiment/stop', {
+    config: { permission: 'deployments:write' },
+    schema: { tags, summary: 'Stop the experiment (idempotent): traffic goes back to the deployment\'s weights', params: nameParam },
+  }, async (request) => deps.experiments.stop(request.params.name, request.principal));
+}

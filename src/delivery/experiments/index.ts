@@ -10,3 +10,5 @@ export type {
   SrmReadout, SrmResult, TestResult, WelchResult,
 } from './stats.ts';
 export { incompleteBeta, logBeta, normalQuantile, studentTCdf, studentTPdf, studentTQuantile, studentTSf } from './distributions.ts';
+export { ExperimentService } from './experiment.service.ts';
+export type { ExperimentRequest, ExperimentSpec } from './experiment.service.ts';

@@ -12,7 +12,7 @@ export interface Gate {
   kind: GateKind;
   /**
    * error_rate: the most the canary's error share may exceed the stable one's (absolute, e.g. 0.01);
-   * latency_p99: the most the canary's p99 may be as a multiple of the stable one's (e.g. 1.5);
+   * latency_p99: the most the canary's p99 may be as a multiple of the stable one's, or of 5 ms when that is larger (e.g. 1.5);
    * accuracy: the most the canary's accuracy may fall below the stable one's (absolute, e.g. 0.02);
    * prediction_drift: the largest drift statistic allowed between the two variants' predictions (e.g. 0.1).
    */
@@ -63,6 +63,9 @@ export interface AnalysisResult {
   gates: GateResult[];
 }
 
+/** The stable p99 the latency gate compares against at least, in ms (smaller p99s are noise). */
+export const LATENCY_FLOOR_MS = 5;
+
 /** The share of requests that failed: errors ÷ (records answered + errors). */
 export function errorShare(v: VariantEvidence): number {
   const total = v.rows + v.errors;
@@ -93,8 +96,8 @@ export function analyze(input: AnalysisInput): AnalysisResult {
         const c = canary.latencyP99;
         const s = stable.latencyP99;
         if (c === null || s === null) return { kind: g.kind, verdict: 'inconclusive', canary: c, stable: s, threshold: g.threshold, message: 'no latency measured for a variant' };
-        // A stable p99 near zero would make any ratio fail: compare against at least 1 ms.
-        const verdict = c > Math.max(s, 1) * g.threshold ? 'fail' : 'pass';
+        // Below a few milliseconds a p99 is one GC pause away from doubling: compare against at least 5 ms.
+        const verdict = c > Math.max(s, LATENCY_FLOOR_MS) * g.threshold ? 'fail' : 'pass';
         return { kind: g.kind, verdict, canary: c, stable: s, threshold: g.threshold, message: `canary p99 ${c.toFixed(2)} ms vs stable ${s.toFixed(2)} ms (allowed ×${g.threshold})` };
       }
       case 'accuracy': {

@@ -1,0 +1,172 @@
+import type { EventBus } from '../../bus/index.ts';
+import type { RegistryService } from '../../registry/index.ts';
+import type { AuditLog, Principal } from '../../security/index.ts';
+import type { RouteTable } from '../../serving/index.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { TarmacError } from '../../shared/errors.ts';
+import type { FieldIssue } from '../../shared/errors.ts';
+import { newTimeOrderedId } from '../../shared/ids.ts';
+import type { AlertConfigStore, PredictionStore } from '../../store/index.ts';
+import { assignVariant, fixedBucketRanges } from './assign.ts';
+import { analyzeExperiment, armFromValues, inferMetricType } from './stats.ts';
+import type { ExperimentReadout, MetricType } from './stats.ts';
+
+/** A live A/B experiment on a model's deployment variants. */
+export interface ExperimentSpec {
+  id: string;
+  model: string;
+  status: 'running' | 'stopped';
+  /** The variants in the experiment, control first (names of the deployment's variants). */
+  variants: string[];
+  /** Intended share per variant (sums to 1). */
+  weights: number[];
+  unit: { header?: string; field?: string };
+  /** The primary metric, read from feedback labels: binary (0/1, true/false) or continuous; inferred when unset. */
+  metric?: MetricType;
+  /** The hash seed (the experiment's id), so assignments differ between experiments. */
+  seed: string;
+  startedAt: number;
+  stoppedAt: number | null;
+  createdBy: string;
+}
+
+/** What a client asks for when it starts an experiment. */
+export interface ExperimentRequest {
+  variants?: string[];
+  weights?: number[];
+  unitHeader?: string;
+  unitField?: string;
+  metric?: MetricType;
+}
+
+const HEADER = /^[A-Za-z0-9-]{1,64}$/;
+
+/**
+ * Live A/B experiments: units (a header or a record field) are assigned to the deployment's variants by GrowthBook's
+ * FNV-1a hash with fixed slot ranges — sticky, stateless, the same on every replica — and the primary metric comes
+ * from feedback labels joined to the answers' variants. The readout is the offline one (experiments analyze):
+ * per-variant means, lifts, tests, CIs, the always-valid sequential p-value and CI, sample-ratio mismatch and Holm.
+ * Each answered prediction is one observation.
+ */
+export class ExperimentService {
+  constructor(
+    private readonly deps: {
+      settings: Pick<AlertConfigStore, 'getSetting' | 'putSetting'>;
+      registry: Pick<RegistryService, 'getDeployment' | 'listDeployments'>;
+      routes: Pick<RouteTable, 'setExperiment'>;
+      predictions: Pick<PredictionStore, 'labelsByVariant'>;
+      audit: AuditLog;
+      bus: EventBus;
+      clock: Clock;
+    },
+  ) {}
+
+  /** Puts every running experiment on this replica's routes (at start, and when another replica changes one). */
+  async load(model?: string): Promise<void> {
+    const models = model ? [model] : (await this.deps.registry.listDeployments()).map((d) => d.modelName);
+    for (const m of models) {
+      const spec = await this.spec(m);
+      this.apply(m, spec?.status === 'running' ? spec : undefined);
+    }
+  }
+
+  /**
+   * Starts an experiment on the deployment's variants (all of them by default, the first as control). Throws
+   * SERVING_NOT_DEPLOYED, VALIDATION_FAILED naming each bad field, or EXPERIMENT_RUNNING when one is running.
+   */
+  async start(model: string, request: ExperimentRequest, by: Principal): Promise<ExperimentSpec> {
+    const deployment = await this.deps.registry.getDeployment(model);
+    const existing = await this.spec(model);
+    if (existing?.status === 'running') {
+      throw new TarmacError('EXPERIMENT_RUNNING', `an experiment on ${model} is running: stop it first`, { details: { model, experiment: existing.id } });
+    }
+    const names = deployment.spec.variants.map((v) => v.name);
+    const variants = request.variants ?? names;
+    const issues: FieldIssue[] = [];
+    if (variants.length < 2) issues.push({ field: '/variants', rule: 'min_items', message: 'an experiment needs a control and at least one treatment' });
+    variants.forEach((v, i) => {
+      if (!names.includes(v)) issues.push({ field: `/variants/${i}`, rule: 'deployed', message: `${v} is not a variant of the deployment (${names.join(', ')})` });
+      if (variants.indexOf(v) !== i) issues.push({ field: `/variants/${i}`, rule: 'unique', message: `${v} is named twice` });
+    });
+    const raw = request.weights ?? variants.map(() => 1);
+    if (raw.length !== variants.length || raw.some((w) => !(w > 0) || !Number.isFinite(w))) issues.push({ field: '/weights', rule: 'positive', message: 'one positive weight per variant' });
+    if ((request.unitHeader === undefined) === (request.unitField === undefined)) issues.push({ field: '/unit', rule: 'one_of', message: 'give unit_header or unit_field (one of them)' });
+    if (request.unitHeader !== undefined && !HEADER.test(request.unitHeader)) issues.push({ field: '/unit_header', rule: 'pattern', message: 'must be a header name' });
+    if (issues.length > 0) throw new TarmacError('VALIDATION_FAILED', `the experiment is not valid: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`, { issues });
+    const total = raw.reduce((a, b) => a + b, 0);
+    const id = newTimeOrderedId();
+    const spec: ExperimentSpec = {
+      id, model, status: 'running', variants, weights: raw.map((w) => w / total),
+      unit: request.unitHeader !== undefined ? { header: request.unitHeader.toLowerCase() } : { field: request.unitField! },
+      ...(request.metric ? { metric: request.metric } : {}),
+      seed: id, startedAt: this.deps.clock.now(), stoppedAt: null, createdBy: by.id,
+    };
+    await this.save(spec, by);
+    await this.deps.audit.record(by, 'experiment.start', `model:${model}`, { experiment: id, variants, weights: spec.weights, unit: spec.unit });
+    return spec;
+  }
+
+  /** Stops the running experiment (idempotent); traffic goes back to the deployment's weights. Throws EXPERIMENT_NOT_FOUND without one. */
+  async stop(model: string, by: Principal): Promise<ExperimentSpec> {
+    const spec = await this.require(model);
+    if (spec.status === 'stopped') return spec;
+    const stopped: ExperimentSpec = { ...spec, status: 'stopped', stoppedAt: this.deps.clock.now() };
+    await this.save(stopped, by);
+    await this.deps.audit.record(by, 'experiment.stop', `model:${model}`, { experiment: spec.id });
+    return stopped;
+  }
+
+  /** The experiment with its readout from the labels so far (null until every variant has a label). */
+  async status(model: string): Promise<{ experiment: ExperimentSpec; readout: ExperimentReadout | null; message: string | null }> {
+    const spec = await this.require(model);
+    const labelled = await this.deps.predictions.labelsByVariant(model, spec.startedAt);
+    const values = new Map<string, number[]>(spec.variants.map((v) => [v, []]));
+    let skipped = 0;
+    for (const { variant, label } of labelled) {
+      const list = values.get(variant);
+      if (!list) continue;
+      const x = typeof label === 'boolean' ? (label ? 1 : 0) : typeof label === 'number' ? label : Number.NaN;
+      if (Number.isFinite(x)) list.push(x);
+      else skipped++;
+    }
+    if ([...values.values()].some((v) => v.length < 2)) {
+      return { experiment: spec, readout: null, message: 'every variant needs at least two labelled answers before a readout' };
+    }
+    const metric = spec.metric ?? inferMetricType([...values.values()].flat());
+    const arms = spec.variants.map((v) => armFromValues(v, values.get(v)!));
+    const readout = analyzeExperiment(arms, {
+      control: spec.variants[0]!, metric, weights: Object.fromEntries(spec.variants.map((v, i) => [v, spec.weights[i]!])),
+    });
+    return { experiment: spec, readout, message: skipped > 0 ? `${skipped} labels were not numeric and were left out` : null };
+  }
+
+  private async save(spec: ExperimentSpec, by: Principal): Promise<void> {
+    await this.deps.settings.putSetting(`experiment:${spec.model}`, JSON.stringify(spec), by.id, this.deps.clock.now());
+    this.apply(spec.model, spec.status === 'running' ? spec : undefined);
+    await this.deps.bus.publish('experiment.changed', { model: spec.model, status: spec.status, by: by.id });
+  }
+
+  private apply(model: string, spec: ExperimentSpec | undefined): void {
+    if (!spec) {
+      this.deps.routes.setExperiment(model, undefined);
+      return;
+    }
+    const ranges = fixedBucketRanges(spec.weights, spec.weights);
+    this.deps.routes.setExperiment(model, {
+      assign: (unitKey) => assignVariant(unitKey, { seed: spec.seed, variants: spec.variants, ranges }),
+      unit: spec.unit,
+      control: spec.variants[0]!,
+    });
+  }
+
+  private async spec(model: string): Promise<ExperimentSpec | undefined> {
+    const stored = await this.deps.settings.getSetting(`experiment:${model}`);
+    return stored ? JSON.parse(stored.document) as ExperimentSpec : undefined;
+  }
+
+  private async require(model: string): Promise<ExperimentSpec> {
+    const spec = await this.spec(model);
+    if (!spec) throw new TarmacError('EXPERIMENT_NOT_FOUND', `model ${model} has no experiment`, { details: { model } });
+    return spec;
+  }
+}
