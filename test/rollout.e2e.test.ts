@@ -103,6 +103,14 @@ test('a good canary is promoted step by step', async () => {
   assert.equal((await call('POST', '/v1/models/loans/rollout/abort')).json().code, 'ROLLOUT_FINISHED');
 });
 
+test('a bad rollout plan is refused whole, naming each problem', async () => {
+  const res = await call('POST', '/v1/models/loans/rollout', { version: 3, steps: [50, 40], interval_seconds: 0, gates: [{ kind: 'vibes', threshold: -1 }] });
+  assert.equal(res.statusCode, 400, res.body);
+  const fields = (res.json() as { errors: { field: string }[] }).errors.map((e) => e.field);
+  for (const f of ['/steps/1', '/interval_seconds', '/gates/0/kind', '/gates/0/threshold']) assert.ok(fields.includes(f), `${f} in ${fields.join(', ')}`);
+  assert.equal((await call('POST', '/v1/models/loans/rollout', { version: 2 })).statusCode, 400, 'the stable version cannot be its own canary');
+});
+
 test('a worse canary is rolled back automatically, and a new rollout can start at once', async () => {
   const started = await call('POST', '/v1/models/loans/rollout', { version: 3, steps: [50, 100], interval_seconds: 60, min_samples: 50, gates: [{ kind: 'error_rate', threshold: 0.02 }] });
   assert.equal(started.statusCode, 201, started.body);

@@ -70,7 +70,8 @@ export interface RolloutRequest {
 /** Where the controller reads a variant's evidence (MonitorService.variantEvidence). */
 export type EvidenceSource = (model: string, version: number, variant: string, since: number, until: number) => Promise<VariantEvidence>;
 
-const GATE_KINDS: readonly GateKind[] = ['error_rate', 'latency_p99', 'accuracy', 'prediction_drift'];
+// prediction_drift is judged by analyze() when given a statistic; the controller does not compute one yet, so it is not offered.
+const GATE_KINDS: readonly GateKind[] = ['error_rate', 'latency_p99', 'accuracy'];
 const DEFAULT_GATES: Gate[] = [{ kind: 'error_rate', threshold: 0.01 }, { kind: 'latency_p99', threshold: 1.5 }];
 const LEASE = 'rollout-controller';
 const MAX_ANALYSES = 200;
