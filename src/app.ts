@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from './api/index.ts';
-import { InProcessEventBus, type EventBus } from './bus/index.ts';
+import { InProcessEventBus, NatsEventBus, type EventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
 import { ExperimentService } from './delivery/experiments/index.ts';
 import { RolloutService } from './delivery/rollouts/index.ts';
@@ -69,7 +69,10 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   await migrateToLatest(database);
   const stores = createStores(database);
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
-  const bus = new InProcessEventBus({ log: log.child({ component: 'bus' }) });
+  // With NATS configured, events reach every replica (scale-out); otherwise they stay in this process.
+  const bus: EventBus = config.natsUrl !== undefined
+    ? await NatsEventBus.connect({ url: config.natsUrl, cluster: config.cluster, log: log.child({ component: 'bus' }) })
+    : new InProcessEventBus({ log: log.child({ component: 'bus' }) });
   const inline = new OnnxEngine({ intraOpThreads: config.intraOpThreads, interOpThreads: 1 });
   const engine: InferenceEngine = config.inferenceThreads > 0
     ? new HybridEngine({

@@ -37,6 +37,8 @@ export interface Config {
   natsUrl: string | undefined;
   /** The JetStream stream Tarmac creates (or extends) for datasets' subjects that no stream captures yet. */
   natsStream: string;
+  /** The name replicas sharing one store and NATS use for their events (`tarmac.events.<cluster>.…`). */
+  cluster: string;
   /** Key for hashing PII in `mask` transformations; unset: a random key kept in `dataDir/pii-hash.key`. */
   piiHashKey: string | undefined;
   /** The live monitor: on/off, its window size and how long a window waits for late events. */
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     ingestChunkRows: intVar(env, 'TARMAC_INGEST_CHUNK_ROWS', 5_000, 1, 100_000),
     natsUrl: natsUrlVar(env),
     natsStream: natsStreamVar(env),
+    cluster: clusterVar(env),
     piiHashKey: env.TARMAC_PII_HASH_KEY || undefined,
     monitor: {
       enabled: boolVar(env, 'TARMAC_MONITOR', true),
@@ -139,6 +142,14 @@ function natsStreamVar(env: NodeJS.ProcessEnv): string {
   const name = env.TARMAC_NATS_STREAM || 'TARMAC_INGEST';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
     throw new TarmacError('CONFIG_INVALID', 'TARMAC_NATS_STREAM must be 1–64 letters, digits, "_" or "-"', { details: { variable: 'TARMAC_NATS_STREAM' } });
+  }
+  return name;
+}
+
+function clusterVar(env: NodeJS.ProcessEnv): string {
+  const name = env.TARMAC_CLUSTER || 'default';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+    throw new TarmacError('CONFIG_INVALID', 'TARMAC_CLUSTER must be 1–64 letters, digits, "_" or "-"', { details: { variable: 'TARMAC_CLUSTER' } });
   }
   return name;
 }

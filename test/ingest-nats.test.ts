@@ -23,7 +23,7 @@ interface Counts { accepted: number; quarantined: number; duplicates: number }
 
 before(async () => {
   if (!NATS_URL) return;
-  t = await startTestTarmac({ TARMAC_NATS_URL: NATS_URL, TARMAC_NATS_STREAM: STREAM });
+  t = await startTestTarmac({ TARMAC_NATS_URL: NATS_URL, TARMAC_NATS_STREAM: STREAM, TARMAC_CLUSTER: `test-${suffix}` });
   nc = await connect({ servers: NATS_URL, name: 'tarmac-ingest-nats-test' });
   jsm = await nc.jetstreamManager();
 });
