@@ -8,7 +8,7 @@ import { InProcessEventBus, NatsEventBus, type EventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
 import { ExperimentService } from './delivery/experiments/index.ts';
 import { RolloutService } from './delivery/rollouts/index.ts';
-import { AlertingService, MonitorMetrics, MonitorService } from './monitoring/index.ts';
+import { AlertingService, compareOutputProfiles, MonitorMetrics, MonitorService, type DatasetProfile } from './monitoring/index.ts';
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
@@ -137,6 +137,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const rollouts = new RolloutService({
     store: stores.rollouts, registry, audit, bus, clock, log: log.child({ component: 'rollouts' }),
     evidence: (model, version, variant, since, until) => monitor.variantEvidence(model, version, variant, since, until),
+    compareOutputs: (canary, stable) => compareOutputProfiles(canary as DatasetProfile | null, stable as DatasetProfile | null),
   });
   rollouts.startController(5_000);
   const experiments = new ExperimentService({

@@ -85,7 +85,7 @@ after(async () => {
 });
 
 test('a good canary is promoted step by step', async () => {
-  const started = await call('POST', '/v1/models/loans/rollout', { version: 2, steps: [20, 50, 100], interval_seconds: 60, min_samples: 25, gates: [{ kind: 'error_rate', threshold: 0.02 }] });
+  const started = await call('POST', '/v1/models/loans/rollout', { version: 2, steps: [20, 50, 100], interval_seconds: 60, min_samples: 25, gates: [{ kind: 'error_rate', threshold: 0.02 }, { kind: 'prediction_drift', threshold: 0.2 }] });
   assert.equal(started.statusCode, 201, started.body);
   assert.equal((started.json() as { weight: number }).weight, 20);
   // Variants are chosen at random by weight: 400 requests give the canary about 80 (at least 25 with overwhelming odds).
@@ -94,6 +94,10 @@ test('a good canary is promoted step by step', async () => {
   let state = await tickAfter(WINDOW_MS + 1000);
   assert.equal(state.status, 'progressing');
   assert.equal(state.weight, 50, 'the first analysis passed: the canary takes the next step');
+  const first = ((await call('GET', '/v1/models/loans/rollout')).json() as { analyses: { gates: { kind: string; verdict: string; canary: number }[] }[] }).analyses[0]!;
+  const drift = first.gates.find((g) => g.kind === 'prediction_drift')!;
+  assert.equal(drift.verdict, 'pass', 'the same model gives the same predictions on both sides');
+  assert.ok(drift.canary >= 0 && drift.canary < 0.2);
   await traffic(300, 5);
   state = await tickAfter(WINDOW_MS + 1000);
   assert.equal(state.status, 'promoted', JSON.stringify(state));
@@ -150,4 +154,17 @@ test('too little traffic holds (neither pass nor fail), then pauses at the deadl
   await traffic(700);
   state = await tickAfter(WINDOW_MS + 1000);
   assert.equal(state.status, 'promoted', 'after the restart the controller judges the step and promotes');
+});
+
+test('a rollout left paused past its deadline is aborted, so no split hangs', async () => {
+  const started = await call('POST', '/v1/models/loans/rollout', { version: 1, steps: [30, 100], interval_seconds: 60, pause_deadline_seconds: 120 });
+  assert.equal(started.statusCode, 201, started.body);
+  assert.equal((await call('POST', '/v1/models/loans/rollout/pause')).statusCode, 200);
+  let state = await tickAfter(60_000);
+  assert.equal(state.status, 'paused');
+  state = await tickAfter(61_000);
+  assert.equal(state.status, 'aborted');
+  assert.match(state.reason!, /paused for longer than 120s/);
+  const deployment = (await call('GET', '/v1/models/loans/deployment')).json() as { variants: { version: number; weight: number }[] };
+  assert.deepEqual(deployment.variants.map((v) => [v.version, v.weight]), [[3, 100]]);
 });

@@ -37,7 +37,7 @@ export function addRolloutCommands(program: Command, ctx: RolloutContext): void 
     .description('roll VERSION out over the stable version step by step, each step gated by an analysis')
     .option('--steps <weights>', 'canary shares, ending at 100', '5,25,50,100')
     .option('--interval <duration>', 'how long each step runs before its analysis', '10m')
-    .option('--gate <kind:threshold>', 'a gate: error_rate:0.01, latency_p99:1.5 or accuracy:0.02 (repeatable; default error_rate:0.01 and latency_p99:1.5)', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--gate <kind:threshold>', 'a gate: error_rate:0.01, latency_p99:1.5, accuracy:0.02 or prediction_drift:0.1 (repeatable; default error_rate:0.01 and latency_p99:1.5)', (v: string, prev: string[]) => [...prev, v], [])
     .option('--min-samples <n>', 'requests each variant needs before a step is judged', '100')
     .option('--min-labels <n>', 'labels each variant needs before the accuracy gate judges', '30')
     .option('--failure-limit <n>', 'failed analyses tolerated before rolling back', '0')

@@ -1,7 +1,7 @@
 /** Monitoring: drift statistics, drift reports and (as they land) profiles, windows, quality, performance and alerts. */
 export { binCounts, chooseMethod, columnDrift, DRIFT_METHODS, driftReport, METHOD_DEFAULTS } from './drift/report.ts';
 export type { ColumnDrift, ColumnKind, ColumnSamples, DriftMethod, DriftOptions, DriftReport } from './drift/report.ts';
-export { profileDrift, columnProfileDrift } from './drift/profile-drift.ts';
+export { compareOutputProfiles, profileDrift, columnProfileDrift } from './drift/profile-drift.ts';
 export type { ProfileDriftOptions } from './drift/profile-drift.ts';
 export { MonitorService, OUTPUT_CONFIDENCE, OUTPUT_PREDICTION } from './monitor.service.ts';
 export type { WindowQuality, WindowSummary } from './monitor.service.ts';

@@ -705,7 +705,7 @@ export class MonitorService {
    * The rollout controller's evidence.
    */
   async variantEvidence(model: string, version: number, variant: string, since: number, until: number): Promise<{
-    rows: number; errors: number; latencyP99: number | null; labels: number; accuracy: number | null;
+    rows: number; errors: number; latencyP99: number | null; labels: number; accuracy: number | null; profile: DatasetProfile | null;
   }> {
     await this.settle();
     const overlaps = (start: number) => start < until && start + this.windowMs > since;
@@ -765,6 +765,7 @@ export class MonitorService {
       rows, errors, labels,
       latencyP99: latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.quantile(0.99) : null,
       accuracy: labels > 0 ? correct / labels : null,
+      profile: profile ?? null,
     };
   }
 

@@ -12,7 +12,7 @@ function rolloutView(s: RolloutState) {
     id: s.id, model: s.model, status: s.status, reason: s.reason,
     canary_version: s.canaryVersion, stable_version: s.stableVersion, stable_revision: s.stableRevision,
     steps: s.steps, step: s.stepIndex, weight: s.steps[s.stepIndex], step_started_at: iso(s.stepStartedAt),
-    interval_seconds: s.intervalSeconds, deadline_seconds: s.deadlineSeconds, gates: s.gates, min_samples: s.minSamples, min_labels: s.minLabels,
+    interval_seconds: s.intervalSeconds, deadline_seconds: s.deadlineSeconds, pause_deadline_seconds: s.pauseDeadlineSeconds, gates: s.gates, min_samples: s.minSamples, min_labels: s.minLabels,
     failure_limit: s.failureLimit, inconclusive_limit: s.inconclusiveLimit, failures: s.failures, inconclusives: s.inconclusives,
     analyses: s.analyses.map((a) => ({ ...a, at: iso(a.at) })),
     created_by: s.createdBy, created_at: iso(s.createdAt), updated_at: iso(s.updatedAt),
@@ -23,7 +23,7 @@ function rolloutView(s: RolloutState) {
 export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const tags = ['rollouts'];
 
-  app.post<{ Params: NameParams; Body: { version: number | string; steps?: number[]; interval_seconds?: number; gates?: { kind: string; threshold: number }[]; min_samples?: number; min_labels?: number; failure_limit?: number; inconclusive_limit?: number; deadline_seconds?: number } }>('/v1/models/:name/rollout', {
+  app.post<{ Params: NameParams; Body: { version: number | string; steps?: number[]; interval_seconds?: number; gates?: { kind: string; threshold: number }[]; min_samples?: number; min_labels?: number; failure_limit?: number; inconclusive_limit?: number; deadline_seconds?: number; pause_deadline_seconds?: number } }>('/v1/models/:name/rollout', {
     config: { permission: 'deployments:write' },
     schema: {
       tags,
@@ -38,6 +38,7 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
           gates: { type: 'array', maxItems: 10, items: { type: 'object', required: ['kind', 'threshold'], additionalProperties: false, properties: { kind: { type: 'string' }, threshold: { type: 'number' } } } },
           min_samples: { type: 'integer' }, min_labels: { type: 'integer' },
           failure_limit: { type: 'integer' }, inconclusive_limit: { type: 'integer' }, deadline_seconds: { type: 'integer' },
+          pause_deadline_seconds: { type: 'integer', description: 'a rollout paused longer than this is aborted (default one day)' },
         },
       },
     },
@@ -46,6 +47,7 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const req: RolloutRequest = {
       version: b.version, steps: b.steps, intervalSeconds: b.interval_seconds, gates: b.gates as RolloutRequest['gates'],
       minSamples: b.min_samples, minLabels: b.min_labels, failureLimit: b.failure_limit, inconclusiveLimit: b.inconclusive_limit, deadlineSeconds: b.deadline_seconds,
+      pauseDeadlineSeconds: b.pause_deadline_seconds,
     };
     const state = await deps.rollouts.start(request.params.name, req, request.principal);
     await deps.routes.refresh(request.params.name);

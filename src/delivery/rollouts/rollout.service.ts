@@ -42,6 +42,8 @@ export interface RolloutState {
   inconclusiveLimit: number;
   /** How long a step may wait for enough data before it counts as inconclusive. */
   deadlineSeconds: number;
+  /** How long the rollout may stay paused before it is aborted (so nothing hangs). */
+  pauseDeadlineSeconds: number;
   status: RolloutStatus;
   stepIndex: number;
   stepStartedAt: number;
@@ -65,13 +67,16 @@ export interface RolloutRequest {
   failureLimit?: number;
   inconclusiveLimit?: number;
   deadlineSeconds?: number;
+  pauseDeadlineSeconds?: number;
 }
 
-/** Where the controller reads a variant's evidence (MonitorService.variantEvidence). */
-export type EvidenceSource = (model: string, version: number, variant: string, since: number, until: number) => Promise<VariantEvidence>;
+/** Where the controller reads a variant's evidence (MonitorService.variantEvidence); `profile` is the merged window profile. */
+export type EvidenceSource = (model: string, version: number, variant: string, since: number, until: number) => Promise<VariantEvidence & { profile?: unknown }>;
 
-// prediction_drift is judged by analyze() when given a statistic; the controller does not compute one yet, so it is not offered.
-const GATE_KINDS: readonly GateKind[] = ['error_rate', 'latency_p99', 'accuracy'];
+/** The drift statistic between two variants' predictions from their merged profiles (null when they cannot be compared). */
+export type OutputComparison = (canaryProfile: unknown, stableProfile: unknown) => number | null;
+
+const GATE_KINDS: readonly GateKind[] = ['error_rate', 'latency_p99', 'accuracy', 'prediction_drift'];
 const DEFAULT_GATES: Gate[] = [{ kind: 'error_rate', threshold: 0.01 }, { kind: 'latency_p99', threshold: 1.5 }];
 const LEASE = 'rollout-controller';
 const MAX_ANALYSES = 200;
@@ -94,6 +99,8 @@ export class RolloutService {
       store: RolloutStore;
       registry: Pick<RegistryService, 'getDeployment' | 'setDeployment' | 'rollback' | 'resolveVersion'>;
       evidence: EvidenceSource;
+      /** Compares the variants' predictions for the prediction_drift gate (the monitor's profile drift). */
+      compareOutputs?: OutputComparison;
       audit: AuditLog;
       bus: EventBus;
       clock: Clock;
@@ -194,9 +201,17 @@ export class RolloutService {
   private async runTick(): Promise<void> {
     const now = this.deps.clock.now();
     if (!(await this.deps.store.acquireLease(LEASE, this.holder, now, now + 30_000))) return;
-    for (const row of await this.deps.store.listRollouts(['progressing'])) {
+    for (const row of await this.deps.store.listRollouts(['progressing', 'paused'])) {
       const state = JSON.parse(row.state) as RolloutState;
       try {
+        if (state.status === 'paused') {
+          // A pause nobody resolves must not hold a split forever: past its deadline the stable revision returns.
+          if (now >= state.updatedAt + (state.pauseDeadlineSeconds ?? 86_400) * 1000) {
+            await this.deps.registry.rollback(state.model, state.stableRevision, SYSTEM_PRINCIPAL);
+            await this.finishStep(state, { status: 'aborted', reason: `paused for longer than ${state.pauseDeadlineSeconds ?? 86_400}s without a decision (${state.reason ?? 'paused'})` }, SYSTEM_PRINCIPAL, 'rollout.abort');
+          }
+          continue;
+        }
         await this.step(state, now);
       } catch (err) {
         this.deps.log.error({ err, model: state.model, rollout: state.id }, 'rollout step failed; it is retried at the next tick');
@@ -211,7 +226,9 @@ export class RolloutService {
       this.deps.evidence(state.model, state.canaryVersion, 'canary', state.stepStartedAt, now),
       this.deps.evidence(state.model, state.stableVersion, 'stable', state.stepStartedAt, now),
     ]);
-    let result = analyze({ canary, stable, gates: state.gates, minSamples: state.minSamples, minLabels: state.minLabels });
+    const wantsDrift = state.gates.some((g) => g.kind === 'prediction_drift');
+    const predictionDrift = wantsDrift && this.deps.compareOutputs ? this.deps.compareOutputs(canary.profile, stable.profile) : null;
+    let result = analyze({ canary, stable, gates: state.gates, minSamples: state.minSamples, minLabels: state.minLabels, predictionDrift });
     if (result.outcome === 'not_enough_data') {
       if (now < state.stepStartedAt + state.deadlineSeconds * 1000) {
         // Keep gathering: the next tick judges the whole step so far.
@@ -301,7 +318,7 @@ function finished(state: RolloutState): TarmacError {
 }
 
 /** Validates a rollout plan; throws VALIDATION_FAILED with one issue per problem. */
-function parseRequest(r: RolloutRequest): Pick<RolloutState, 'steps' | 'intervalSeconds' | 'gates' | 'minSamples' | 'minLabels' | 'failureLimit' | 'inconclusiveLimit' | 'deadlineSeconds'> {
+function parseRequest(r: RolloutRequest): Pick<RolloutState, 'steps' | 'intervalSeconds' | 'gates' | 'minSamples' | 'minLabels' | 'failureLimit' | 'inconclusiveLimit' | 'deadlineSeconds' | 'pauseDeadlineSeconds'> {
   const issues: FieldIssue[] = [];
   const steps = r.steps ?? [5, 25, 50, 100];
   if (!Array.isArray(steps) || steps.length === 0 || steps.length > 20) issues.push({ field: '/steps', rule: 'length', message: 'must hold 1–20 weights' });
@@ -330,6 +347,7 @@ function parseRequest(r: RolloutRequest): Pick<RolloutState, 'steps' | 'interval
   const failureLimit = int(r.failureLimit, 0, '/failure_limit', 0, 100);
   const inconclusiveLimit = int(r.inconclusiveLimit, 0, '/inconclusive_limit', 0, 100);
   const deadlineSeconds = int(r.deadlineSeconds, intervalSeconds * 3, '/deadline_seconds', 1, 30 * 86400);
+  const pauseDeadlineSeconds = int(r.pauseDeadlineSeconds, 86_400, '/pause_deadline_seconds', 60, 30 * 86400);
   if (issues.length > 0) throw new TarmacError('VALIDATION_FAILED', `the rollout is not valid: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`, { issues });
-  return { steps, intervalSeconds, gates, minSamples, minLabels, failureLimit, inconclusiveLimit, deadlineSeconds };
+  return { steps, intervalSeconds, gates, minSamples, minLabels, failureLimit, inconclusiveLimit, deadlineSeconds, pauseDeadlineSeconds };
 }

@@ -9,6 +9,7 @@
  * - KS: on the two bounded uniform samples (an approximation: the test's power is that of the sample sizes; its
  *   p-value is the exact scipy p-value of those samples).
  */
+import { specsEqual } from '../profile/index.ts';
 import type { CategoricalProfile, ColumnProfile, DatasetProfile, NumericProfile } from '../profile/index.ts';
 import { chi2Contingency, jensenShannonDistance, ks2samp, proportionsZTest, psi, wassersteinDistance } from '../stats/index.ts';
 import { chooseMethod, METHOD_DEFAULTS } from './report.ts';
@@ -167,4 +168,15 @@ function quantileWasserstein(ref: NumericProfile, cur: NumericProfile): number {
     total += Math.abs(ref.quantile(q) - cur.quantile(q));
   }
   return total / QUANTILE_POINTS;
+}
+
+/**
+ * Jensen–Shannon distance (base 2) between two variants' predicted labels or values, from their merged window
+ * profiles; null when either lacks the output or their bins differ (the two versions were profiled differently).
+ */
+export function compareOutputProfiles(canary: DatasetProfile | null, stable: DatasetProfile | null): number | null {
+  const a = stable?.column('output.prediction');
+  const b = canary?.column('output.prediction');
+  if (!a || !b || a.valid === 0 || b.valid === 0 || !specsEqual(a.spec, b.spec)) return null;
+  return columnProfileDrift('output.prediction', a, b, { method: 'jensenshannon' }).statistic;
 }
