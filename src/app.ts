@@ -142,6 +142,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   rollouts.startController(5_000);
   const experiments = new ExperimentService({
     settings: stores.monitor, registry, routes, predictions: stores.predictions, audit, bus, clock,
+    evidence: (model, version, variant, since, until) => monitor.variantEvidence(model, version, variant, since, until),
   });
   const feedback = new FeedbackService({ store: stores.predictions, logger: predictionLogger, metrics: servingMetrics, bus, clock,
     onLabels: config.monitor.enabled ? (pairs) => monitor.observeLabels(pairs) : undefined,

@@ -139,7 +139,7 @@ test('a live experiment: units stick to a variant, the readout comes from feedba
   const bad = await t.call('POST', '/v1/models/loans/experiment', { variants: ['control', 'nope'], unit_header: 'x-user', unit_field: 'age' });
   assert.equal(bad.statusCode, 400);
   assert.deepEqual((bad.json() as { errors: { field: string }[] }).errors.map((e) => e.field).sort(), ['/unit', '/variants/1']);
-  const started = await t.call('POST', '/v1/models/loans/experiment', { unit_header: 'x-user', metric: 'binary' });
+  const started = await t.call('POST', '/v1/models/loans/experiment', { unit_header: 'x-user', metric: 'binary', guardrails: [{ kind: 'error_rate', threshold: 0.01 }] });
   assert.equal(started.statusCode, 201, started.body);
   assert.equal((await t.call('POST', '/v1/models/loans/experiment', { unit_header: 'x-user' })).json().code, 'EXPERIMENT_RUNNING');
 
@@ -172,6 +172,8 @@ test('a live experiment: units stick to a variant, the readout comes from feedba
   assert.equal(readout.arms.reduce((n, a) => n + a.n, 0), 200);
   assert.ok(readout.comparisons[0]!.absolute_lift > 0.1);
   assert.equal(readout.srm.mismatch, false);
+  const guardrails = (status.json() as { guardrails: { variant: string; outcome: string }[] }).guardrails;
+  assert.deepEqual(guardrails.map((g) => [g.variant, g.outcome]), [['b', 'pass']], 'no more errors on b than on the control');
 
   const stopped = await t.call('POST', '/v1/models/loans/experiment/stop');
   assert.equal((stopped.json() as { status: string }).status, 'stopped');

@@ -28,7 +28,8 @@ export function addExperimentsCommands(program: Command, ctx: ExperimentsContext
     .option('--unit-header <name>', 'the request header holding the unit key (e.g. x-user-id)')
     .option('--unit-field <name>', 'the record field holding the unit key')
     .option('--metric <type>', 'binary or continuous (default: inferred from the labels)')
-    .action(async (model: string, opts: { variants?: string; weights?: string; unitHeader?: string; unitField?: string; metric?: string }) => {
+    .option('--guardrail <kind:threshold>', 'a guardrail against the control: error_rate:0.01, latency_p99:1.5 or accuracy:0.02 (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .action(async (model: string, opts: { variants?: string; weights?: string; unitHeader?: string; unitField?: string; metric?: string; guardrail: string[] }) => {
       if (opts.metric !== undefined && opts.metric !== 'binary' && opts.metric !== 'continuous') throw new UsageError('--metric must be binary or continuous');
       const body = {
         ...(opts.variants ? { variants: opts.variants.split(',').map((v) => v.trim()) } : {}),
@@ -36,16 +37,24 @@ export function addExperimentsCommands(program: Command, ctx: ExperimentsContext
         ...(opts.unitHeader ? { unit_header: opts.unitHeader } : {}),
         ...(opts.unitField ? { unit_field: opts.unitField } : {}),
         ...(opts.metric ? { metric: opts.metric } : {}),
+        ...(opts.guardrail.length ? {
+          guardrails: opts.guardrail.map((g) => {
+            const m = /^([a-z_0-9]+):([0-9.]+)$/.exec(g);
+            if (!m) throw new UsageError(`--guardrail takes KIND:THRESHOLD, got "${g}"`);
+            return { kind: m[1]!, threshold: Number(m[2]) };
+          }),
+        } : {}),
       };
       const spec = await api().request<{ id: string; variants: string[]; weights: number[] }>('POST', `/v1/models/${enc(model)}/experiment`, body);
       ctx.emit(spec, () => `experiment ${spec.id} on ${model}: ${spec.variants.map((v, i) => `${v} ${(spec.weights[i]! * 100).toFixed(0)}%`).join(', ')} (control ${spec.variants[0]})`);
     });
   experiments.command('status <model>').description('the live experiment and its readout from the feedback so far').action(async (model: string) => {
-    const result = await api().request<{ experiment: { id: string; status: string }; readout: ExperimentReadout | null; message: string | null }>('GET', `/v1/models/${enc(model)}/experiment`);
+    const result = await api().request<{ experiment: { id: string; status: string }; readout: ExperimentReadout | null; guardrails: { variant: string; outcome: string; gates: { kind: string; verdict: string; message: string }[] }[]; message: string | null }>('GET', `/v1/models/${enc(model)}/experiment`);
     ctx.emit(result, () => [
       `experiment ${result.experiment.id} on ${model}: ${result.experiment.status}`,
       ...(result.message ? [result.message] : []),
       ...(result.readout ? ['', human(result.readout)] : []),
+      ...(result.guardrails.length ? ['', table(result.guardrails.flatMap((g) => g.gates.map((gate) => ({ variant: g.variant, guardrail: gate.kind, verdict: gate.verdict, detail: gate.message }))), ['variant', 'guardrail', 'verdict', 'detail'])] : []),
     ].join('\n'));
   });
   experiments.command('stop <model>').description('stop the experiment (idempotent)').action(async (model: string) => {

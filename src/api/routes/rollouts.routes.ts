@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ExperimentRequest } from '../../delivery/experiments/index.ts';
 import type { RolloutRequest, RolloutState } from '../../delivery/rollouts/index.ts';
 import type { ApiDeps } from '../deps.ts';
 
@@ -74,7 +75,7 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
 /** Live A/B experiments over HTTP: start (sticky assignment of units to the deployment's variants), read out, stop. */
 export function experimentsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const tags = ['experiments'];
-  app.post<{ Params: NameParams; Body: { variants?: string[]; weights?: number[]; unit_header?: string; unit_field?: string; metric?: 'binary' | 'continuous' } }>('/v1/models/:name/experiment', {
+  app.post<{ Params: NameParams; Body: { variants?: string[]; weights?: number[]; unit_header?: string; unit_field?: string; metric?: 'binary' | 'continuous'; guardrails?: { kind: string; threshold: number }[] } }>('/v1/models/:name/experiment', {
     config: { permission: 'deployments:write' },
     schema: {
       tags,
@@ -88,12 +89,13 @@ export function experimentsRoutes(app: FastifyInstance, deps: ApiDeps): void {
           unit_header: { type: 'string', maxLength: 64 },
           unit_field: { type: 'string', maxLength: 200 },
           metric: { type: 'string', enum: ['binary', 'continuous'] },
+          guardrails: { type: 'array', maxItems: 5, items: { type: 'object', required: ['kind', 'threshold'], additionalProperties: false, properties: { kind: { type: 'string' }, threshold: { type: 'number' } } } },
         },
       },
     },
   }, async (request, reply) => {
     const b = request.body;
-    const spec = await deps.experiments.start(request.params.name, { variants: b.variants, weights: b.weights, unitHeader: b.unit_header, unitField: b.unit_field, metric: b.metric }, request.principal);
+    const spec = await deps.experiments.start(request.params.name, { variants: b.variants, weights: b.weights, unitHeader: b.unit_header, unitField: b.unit_field, metric: b.metric, guardrails: b.guardrails as ExperimentRequest['guardrails'] }, request.principal);
     return reply.code(201).send(spec);
   });
 

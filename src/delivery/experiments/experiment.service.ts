@@ -7,6 +7,8 @@ import { TarmacError } from '../../shared/errors.ts';
 import type { FieldIssue } from '../../shared/errors.ts';
 import { newTimeOrderedId } from '../../shared/ids.ts';
 import type { AlertConfigStore, PredictionStore } from '../../store/index.ts';
+import { analyze } from '../rollouts/analysis.ts';
+import type { AnalysisResult, Gate, VariantEvidence } from '../rollouts/analysis.ts';
 import { assignVariant, fixedBucketRanges } from './assign.ts';
 import { analyzeExperiment, armFromValues, inferMetricType } from './stats.ts';
 import type { ExperimentReadout, MetricType } from './stats.ts';
@@ -23,6 +25,8 @@ export interface ExperimentSpec {
   unit: { header?: string; field?: string };
   /** The primary metric, read from feedback labels: binary (0/1, true/false) or continuous; inferred when unset. */
   metric?: MetricType;
+  /** Guardrails: each treatment against the control on the rollout gates (error share, p99 latency, accuracy). */
+  guardrails?: Gate[];
   /** The hash seed (the experiment's id), so assignments differ between experiments. */
   seed: string;
   startedAt: number;
@@ -37,6 +41,14 @@ export interface ExperimentRequest {
   unitHeader?: string;
   unitField?: string;
   metric?: MetricType;
+  guardrails?: Gate[];
+}
+
+/** One treatment's guardrail verdicts against the control. */
+export interface GuardrailReadout {
+  variant: string;
+  outcome: AnalysisResult['outcome'];
+  gates: AnalysisResult['gates'];
 }
 
 const HEADER = /^[A-Za-z0-9-]{1,64}$/;
@@ -53,6 +65,8 @@ export class ExperimentService {
     private readonly deps: {
       settings: Pick<AlertConfigStore, 'getSetting' | 'putSetting'>;
       registry: Pick<RegistryService, 'getDeployment' | 'listDeployments'>;
+      /** Each variant's requests, errors, latency and accuracy since the experiment started (MonitorService.variantEvidence). */
+      evidence?: (model: string, version: number, variant: string, since: number, until: number) => Promise<VariantEvidence>;
       routes: Pick<RouteTable, 'setExperiment'>;
       predictions: Pick<PredictionStore, 'labelsByVariant'>;
       audit: AuditLog;
@@ -92,6 +106,10 @@ export class ExperimentService {
     if (raw.length !== variants.length || raw.some((w) => !(w > 0) || !Number.isFinite(w))) issues.push({ field: '/weights', rule: 'positive', message: 'one positive weight per variant' });
     if ((request.unitHeader === undefined) === (request.unitField === undefined)) issues.push({ field: '/unit', rule: 'one_of', message: 'give unit_header or unit_field (one of them)' });
     if (request.unitHeader !== undefined && !HEADER.test(request.unitHeader)) issues.push({ field: '/unit_header', rule: 'pattern', message: 'must be a header name' });
+    (request.guardrails ?? []).forEach((g, i) => {
+      if (!['error_rate', 'latency_p99', 'accuracy'].includes(g.kind)) issues.push({ field: `/guardrails/${i}/kind`, rule: 'enum', message: 'must be error_rate, latency_p99 or accuracy' });
+      if (!(typeof g.threshold === 'number' && g.threshold >= 0)) issues.push({ field: `/guardrails/${i}/threshold`, rule: 'range', message: 'must be a number ≥ 0' });
+    });
     if (issues.length > 0) throw new TarmacError('VALIDATION_FAILED', `the experiment is not valid: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`, { issues });
     const total = raw.reduce((a, b) => a + b, 0);
     const id = newTimeOrderedId();
@@ -99,6 +117,7 @@ export class ExperimentService {
       id, model, status: 'running', variants, weights: raw.map((w) => w / total),
       unit: request.unitHeader !== undefined ? { header: request.unitHeader.toLowerCase() } : { field: request.unitField! },
       ...(request.metric ? { metric: request.metric } : {}),
+      ...(request.guardrails?.length ? { guardrails: request.guardrails } : {}),
       seed: id, startedAt: this.deps.clock.now(), stoppedAt: null, createdBy: by.id,
     };
     await this.save(spec, by);
@@ -117,8 +136,9 @@ export class ExperimentService {
   }
 
   /** The experiment with its readout from the labels so far (null until every variant has a label). */
-  async status(model: string): Promise<{ experiment: ExperimentSpec; readout: ExperimentReadout | null; message: string | null }> {
+  async status(model: string): Promise<{ experiment: ExperimentSpec; readout: ExperimentReadout | null; guardrails: GuardrailReadout[]; message: string | null }> {
     const spec = await this.require(model);
+    const guardrails = await this.guardrails(spec);
     const labelled = await this.deps.predictions.labelsByVariant(model, spec.startedAt);
     const values = new Map<string, number[]>(spec.variants.map((v) => [v, []]));
     let skipped = 0;
@@ -130,14 +150,34 @@ export class ExperimentService {
       else skipped++;
     }
     if ([...values.values()].some((v) => v.length < 2)) {
-      return { experiment: spec, readout: null, message: 'every variant needs at least two labelled answers before a readout' };
+      return { experiment: spec, readout: null, guardrails, message: 'every variant needs at least two labelled answers before a readout' };
     }
     const metric = spec.metric ?? inferMetricType([...values.values()].flat());
     const arms = spec.variants.map((v) => armFromValues(v, values.get(v)!));
     const readout = analyzeExperiment(arms, {
       control: spec.variants[0]!, metric, weights: Object.fromEntries(spec.variants.map((v, i) => [v, spec.weights[i]!])),
     });
-    return { experiment: spec, readout, message: skipped > 0 ? `${skipped} labels were not numeric and were left out` : null };
+    return { experiment: spec, readout, guardrails, message: skipped > 0 ? `${skipped} labels were not numeric and were left out` : null };
+  }
+
+  /** Each treatment against the control on the guardrails, from the monitor's windows since the experiment started. */
+  private async guardrails(spec: ExperimentSpec): Promise<GuardrailReadout[]> {
+    if (!spec.guardrails?.length || !this.deps.evidence) return [];
+    const deployment = await this.deps.registry.getDeployment(spec.model);
+    const versionOf = (name: string) => deployment.spec.variants.find((v) => v.name === name)?.version;
+    const until = spec.stoppedAt ?? this.deps.clock.now();
+    const controlVersion = versionOf(spec.variants[0]!);
+    if (controlVersion === undefined) return [];
+    const control = await this.deps.evidence(spec.model, controlVersion, spec.variants[0]!, spec.startedAt, until);
+    const out: GuardrailReadout[] = [];
+    for (const variant of spec.variants.slice(1)) {
+      const version = versionOf(variant);
+      if (version === undefined) continue;
+      const treatment = await this.deps.evidence(spec.model, version, variant, spec.startedAt, until);
+      const result = analyze({ canary: treatment, stable: control, gates: spec.guardrails, minSamples: 1, minLabels: 30 });
+      out.push({ variant, outcome: result.outcome, gates: result.gates });
+    }
+    return out;
   }
 
   private async save(spec: ExperimentSpec, by: Principal): Promise<void> {

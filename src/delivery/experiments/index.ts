@@ -11,4 +11,4 @@ export type {
 } from './stats.ts';
 export { incompleteBeta, logBeta, normalQuantile, studentTCdf, studentTPdf, studentTQuantile, studentTSf } from './distributions.ts';
 export { ExperimentService } from './experiment.service.ts';
-export type { ExperimentRequest, ExperimentSpec } from './experiment.service.ts';
+export type { ExperimentRequest, ExperimentSpec, GuardrailReadout } from './experiment.service.ts';
