@@ -155,13 +155,14 @@ test('a live experiment: units stick to a variant, the readout comes from feedba
       const before = assigned.get(`user-${u}`);
       if (before !== undefined) assert.equal(answer.variant, before, `user-${u} stays on ${before}`);
       assigned.set(`user-${u}`, answer.variant);
-      // Variant b converts better: 60% against 40%, decided by the user so the data is fixed.
-      const converts = answer.variant === 'b' ? u % 10 < 6 : u % 10 < 4;
-      if (round === 0) items.push({ prediction_id: answer.predictions[0]!.id, label: converts ? 1 : 0 });
+      // Variant b converts better: 70% against 30% (assignment depends on the experiment's random seed, so the gap is
+      // wide enough that the lift is positive whatever the split).
+      const converts = answer.variant === 'b' ? u % 10 < 7 : u % 10 < 3;
+      if (round < 2) items.push({ prediction_id: answer.predictions[0]!.id, label: converts ? 1 : 0 });
     }
   }
   const share = [...assigned.values()].filter((v) => v === 'b').length / assigned.size;
-  assert.ok(share > 0.4 && share < 0.6, `b share ${share}`);
+  assert.ok(share > 0.35 && share < 0.65, `b share ${share}`);
   assert.equal((await t.call('POST', '/v1/models/loans/feedback', { items })).statusCode, 200);
 
   const status = await t.call('GET', '/v1/models/loans/experiment');
@@ -169,7 +170,7 @@ test('a live experiment: units stick to a variant, the readout comes from feedba
   const { readout } = status.json() as { readout: { metric: string; arms: { variant: string; n: number }[]; comparisons: { variant: string; p_value: number; absolute_lift: number; sequential_p_value: number }[]; srm: { mismatch: boolean } } };
   assert.equal(readout.metric, 'binary');
   assert.deepEqual(readout.arms.map((a) => a.variant), ['control', 'b']);
-  assert.equal(readout.arms.reduce((n, a) => n + a.n, 0), 200);
+  assert.equal(readout.arms.reduce((n, a) => n + a.n, 0), 200, 'two labelled answers per user, one observation per user');
   assert.ok(readout.comparisons[0]!.absolute_lift > 0.1);
   assert.equal(readout.srm.mismatch, false);
   const guardrails = (status.json() as { guardrails: { variant: string; outcome: string }[] }).guardrails;

@@ -90,7 +90,9 @@ export class PredictService {
   async predictRecords(model: string, body: unknown, ctx: RequestContext): Promise<RecordsAnswer> {
     const route = this.deps.routes.get(model);
     if (!route) throw this.notDeployed(model);
-    const variant = this.deps.routes.choose(route, (experiment) => unitKeyOf(experiment, ctx.headers, body));
+    // An experiment's unit key travels with the logged answers, so its readout can count units, not answers.
+    let unit: string | undefined;
+    const variant = this.deps.routes.choose(route, (experiment) => (unit = unitKeyOf(experiment, ctx.headers, body)));
     const loaded = variant.loaded;
     const { version } = loaded.version;
     try {
@@ -155,7 +157,8 @@ export class PredictService {
       if (modelRecords.length > 0) this.observe(model, loaded, variant.name, 'records', modelRecords.length, latencyMs);
       const logged = (i: number) => {
         const p = predictions[i]!;
-        return imputed?.[i] ? { ...p, imputed: imputed[i], imputed_from: imputedFrom![i] } : p;
+        const withUnit = unit === undefined ? p : { ...p, unit };
+        return imputed?.[i] ? { ...withUnit, imputed: imputed[i], imputed_from: imputedFrom![i] } : withUnit;
       };
       // The log keeps what the client sent; the imputation and fallback flags travel with the output.
       const mainIndices = target ? answers.flatMap((_, i) => (fallback![i] ? [] : [i])) : answers.map((_, i) => i);

@@ -88,15 +88,18 @@ export class KyselyPredictionStore implements PredictionStore {
   }
 
   /** Labels joined to their predictions' variants, for a model's predictions made at or after `since`. */
-  async labelsByVariant(model: string, since: number): Promise<{ variant: string; label: unknown }[]> {
+  async labelsByVariant(model: string, since: number): Promise<{ variant: string; label: unknown; unit?: string }[]> {
     const rows = await this.db
       .selectFrom('predictions as p')
       .innerJoin('feedback as f', 'f.prediction_id', 'p.id')
-      .select(['p.variant', 'f.label'])
+      .select(['p.variant', 'f.label', 'p.outputs'])
       .where('p.model', '=', model)
       .where('p.created_at', '>=', since)
       .execute();
-    return rows.map((r) => ({ variant: r.variant, label: fromJson<unknown>(r.label) }));
+    return rows.map((r) => {
+      const unit = (fromJson<{ unit?: unknown } | null>(r.outputs))?.unit;
+      return { variant: r.variant, label: fromJson<unknown>(r.label), ...(typeof unit === 'string' ? { unit } : {}) };
+    });
   }
 
   /** Stores labels in one transaction; the caller checks that the predictions exist (feedback has no foreign key). */

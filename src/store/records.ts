@@ -234,7 +234,7 @@ export interface PredictionStore {
   /** The subset of `ids` that exist (and, when `model` is given, belong to that model). */
   existing(ids: string[], model?: string): Promise<Set<string>>;
   /** Labels joined to their predictions' variants, for a model's predictions made at or after `since`. */
-  labelsByVariant(model: string, since: number): Promise<{ variant: string; label: unknown }[]>;
+  labelsByVariant(model: string, since: number): Promise<{ variant: string; label: unknown; unit?: string }[]>;
   /** The predictions with these ids (unknown ids left out). */
   getMany(ids: string[]): Promise<PredictionRecord[]>;
   insertFeedback(rows: FeedbackRecord[]): Promise<void>;

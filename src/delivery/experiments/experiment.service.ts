@@ -58,7 +58,7 @@ const HEADER = /^[A-Za-z0-9-]{1,64}$/;
  * FNV-1a hash with fixed slot ranges — sticky, stateless, the same on every replica — and the primary metric comes
  * from feedback labels joined to the answers' variants. The readout is the offline one (experiments analyze):
  * per-variant means, lifts, tests, CIs, the always-valid sequential p-value and CI, sample-ratio mismatch and Holm.
- * Each answered prediction is one observation.
+ * Each unit is one observation (the mean of its labels); answers logged without a unit key count one each.
  */
 export class ExperimentService {
   constructor(
@@ -140,15 +140,25 @@ export class ExperimentService {
     const spec = await this.require(model);
     const guardrails = await this.guardrails(spec);
     const labelled = await this.deps.predictions.labelsByVariant(model, spec.startedAt);
-    const values = new Map<string, number[]>(spec.variants.map((v) => [v, []]));
+    // One observation per unit (the mean of its labels), as GrowthBook counts users; answers without a unit key count alone.
+    const perUnit = new Map<string, Map<string, { sum: number; n: number }>>(spec.variants.map((v) => [v, new Map()]));
     let skipped = 0;
-    for (const { variant, label } of labelled) {
-      const list = values.get(variant);
-      if (!list) continue;
+    let anonymous = 0;
+    for (const { variant, label, unit } of labelled) {
+      const units = perUnit.get(variant);
+      if (!units) continue;
       const x = typeof label === 'boolean' ? (label ? 1 : 0) : typeof label === 'number' ? label : Number.NaN;
-      if (Number.isFinite(x)) list.push(x);
-      else skipped++;
+      if (!Number.isFinite(x)) {
+        skipped++;
+        continue;
+      }
+      const key = unit ?? `answer:${anonymous++}`;
+      const acc = units.get(key) ?? { sum: 0, n: 0 };
+      acc.sum += x;
+      acc.n++;
+      units.set(key, acc);
     }
+    const values = new Map<string, number[]>([...perUnit].map(([v, units]) => [v, [...units.values()].map((u) => u.sum / u.n)]));
     if ([...values.values()].some((v) => v.length < 2)) {
       return { experiment: spec, readout: null, guardrails, message: 'every variant needs at least two labelled answers before a readout' };
     }
