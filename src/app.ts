@@ -127,6 +127,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     store: stores.monitor, settings: stores.monitor, models: stores.models, datasets: stores.datasets, audit, clock, log: log.child({ component: 'monitor' }),
     metrics: new MonitorMetrics(metrics), windowSeconds: config.monitor.windowSeconds, graceSeconds: config.monitor.graceSeconds,
     maxProfiledRows: config.monitor.maxProfiledRows,
+    replica: config.replica,
     onWindowClosed: (summary) => alerting.onWindow(summary),
     score: (version, records) => predict.scoreUnlogged(version, records),
   });

@@ -39,6 +39,8 @@ export interface Config {
   natsStream: string;
   /** The name replicas sharing one store and NATS use for their events (`tarmac.events.<cluster>.…`). */
   cluster: string;
+  /** This replica's stable name (its monitor windows are stored as its part); default the host name. */
+  replica: string;
   /** Key for hashing PII in `mask` transformations; unset: a random key kept in `dataDir/pii-hash.key`. */
   piiHashKey: string | undefined;
   /** The live monitor: on/off, its window size and how long a window waits for late events. */
@@ -119,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     natsUrl: natsUrlVar(env),
     natsStream: natsStreamVar(env),
     cluster: clusterVar(env),
+    replica: (env.TARMAC_REPLICA_ID || os.hostname()).slice(0, 200),
     piiHashKey: env.TARMAC_PII_HASH_KEY || undefined,
     monitor: {
       enabled: boolVar(env, 'TARMAC_MONITOR', true),

@@ -34,7 +34,10 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
+let replicas = 0;
+
 async function replica(): Promise<Tarmac> {
+  replicas++;
   // Artifacts live on a volume every replica mounts (blobs/ in the data dir).
   const dir = dirs[0] ?? await mkdtemp(path.join(os.tmpdir(), 'tarmac-replica-'));
   if (dirs.length === 0) dirs.push(dir);
@@ -42,7 +45,7 @@ async function replica(): Promise<Tarmac> {
   url.pathname = `/${database}`;
   return createTarmac(loadConfig({
     TARMAC_DATA_DIR: dir, TARMAC_DATABASE_URL: url.toString(), TARMAC_NATS_URL: NATS_URL!, TARMAC_CLUSTER: `replicas-${suffix}`,
-    TARMAC_LOG_LEVEL: 'silent', TARMAC_PORT: '0', TARMAC_PII_HASH_KEY: 'shared-key-for-the-test',
+    TARMAC_LOG_LEVEL: 'silent', TARMAC_PORT: '0', TARMAC_PII_HASH_KEY: 'shared-key-for-the-test', TARMAC_REPLICA_ID: `replica-${replicas}`,
   }), { log: createLogger({ level: 'silent' }) });
 }
 
@@ -51,9 +54,13 @@ const call = (t: Tarmac, method: string, url: string, body?: unknown, contentTyp
   headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
 });
 
+let answered = 0;
+
 async function servedBy(t: Tarmac): Promise<number | undefined> {
   const res = await call(t, 'POST', '/v1/models/loans/predict', { records: [record] });
-  return res.statusCode === 200 ? (res.json() as { version: number }).version : undefined;
+  if (res.statusCode !== 200) return undefined;
+  answered++;
+  return (res.json() as { version: number }).version;
 }
 
 /** Polls until `probe` holds; returns the milliseconds it took (throws after 5 s). */
@@ -102,4 +109,19 @@ test('a deployment and a new key made on one replica are applied by the other wi
 
   process.stdout.write(`# replica B served the new deployment after ${deployMs.toFixed(0)} ms and accepted the new key after ${keyMs.toFixed(0)} ms\n`);
   assert.ok(deployMs < 5_000 && keyMs < 5_000);
+});
+
+test('the monitor merges what each replica saw of a window', { skip, timeout: 60_000 }, async () => {
+  for (let i = 0; i < 30; i++) assert.equal(await servedBy(a), 1);
+  for (let i = 0; i < 20; i++) assert.equal(await servedBy(b), 1);
+  await a.predictionLogger.flush();
+  await b.predictionLogger.flush();
+  // Close both replicas' windows (as their timers would after the window and its grace period).
+  const later = Date.now() + 3_600_000;
+  await a.monitor.tick(later);
+  await b.monitor.tick(later);
+  const res = await call(a, 'GET', '/v1/models/loans/monitor/windows');
+  const windows = (res.json() as { windows: { rows: number; closed: boolean }[] }).windows;
+  assert.equal(windows.reduce((n, w) => n + w.rows, 0), answered, 'every answer of both replicas (the deploy probes too), merged');
+  assert.ok(windows.every((w) => w.closed));
 });

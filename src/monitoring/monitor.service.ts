@@ -180,6 +180,7 @@ export class MonitorService {
   private readonly windowMs: number;
   private readonly graceMs: number;
   private readonly maxProfiledRows: number;
+  private readonly replica: string;
 
   constructor(
     private readonly deps: {
@@ -197,6 +198,8 @@ export class MonitorService {
       graceSeconds?: number;
       /** Events profiled per window at most (about): busier windows profile a uniform sample (default 20,000). */
       maxProfiledRows?: number;
+      /** This replica's stable name: each replica stores its own part of a window, and readers merge the parts. */
+      replica?: string;
       /** Dataset batches a reference can be built from. */
       datasets?: Pick<DatasetStore, 'getBatch' | 'readRows'>;
       /** Scores reference samples so outputs get a reference too (prediction drift, CBPE). */
@@ -208,6 +211,7 @@ export class MonitorService {
     this.windowMs = deps.windowSeconds * 1000;
     this.graceMs = (deps.graceSeconds ?? 10) * 1000;
     this.maxProfiledRows = deps.maxProfiledRows ?? 20_000;
+    this.replica = deps.replica ?? '';
   }
 
   /** Takes answered records (never blocks; beyond a bounded queue they are dropped and counted). */
@@ -431,9 +435,13 @@ export class MonitorService {
       .sort((a, b) => b.start - a.start);
     const live: WindowSummary[] = [];
     for (const w of openOnes) live.push(await this.summarise(w, false));
-    const stored = await this.deps.store.listWindows(model, options);
+    // The live view of a window this replica still has open shows its own part; closed windows merge every replica's.
     const seen = new Set(live.map((s) => `${s.version}/${s.variant}/${s.window_start}`));
-    return [...live, ...stored.map(fromRecord).filter((s) => !seen.has(`${s.version}/${s.variant}/${s.window_start}`))].slice(0, options.limit);
+    const stored = (await this.mergedWindows(model, await this.deps.store.listWindows(model, { ...options, limit: options.limit * 4 })))
+      .map((w) => w.summary)
+      .filter((s) => !seen.has(`${s.version}/${s.variant}/${s.window_start}`))
+      .sort((a, b) => b.window_start.localeCompare(a.window_start) || a.variant.localeCompare(b.variant));
+    return [...live, ...stored].slice(0, options.limit);
   }
 
   private async drain(): Promise<void> {
@@ -676,16 +684,7 @@ export class MonitorService {
       const version = options.version ?? rolled.at(-1)?.summary.version;
       return { reference: version === undefined ? null : (await this.reference(model, version)) ?? null, windows: rolled };
     }
-    const stored = await this.deps.store.listWindows(model, options);
-    const windows: { summary: WindowSummary; profile: DatasetProfile | null }[] = stored.map((r) => {
-      let profile: DatasetProfile | null;
-      try {
-        profile = datasetProfileFromJSON(r.profile);
-      } catch {
-        profile = null;
-      }
-      return { summary: fromRecord(r), profile };
-    });
+    const windows = await this.mergedWindows(model, await this.deps.store.listWindows(model, options));
     const seen = new Set(windows.map((w) => `${w.summary.version}/${w.summary.variant}/${w.summary.window_start}`));
     for (const w of this.open.values()) {
       if (w.model !== model || (options.version !== undefined && w.version !== options.version) || (options.variant !== undefined && w.variant !== options.variant)) continue;
@@ -728,7 +727,7 @@ export class MonitorService {
     };
     for (const r of stored) {
       const open = openOnes.find((w) => w.start === r.windowStart);
-      if (open) continue; // the open state is newer than what was stored before a restart
+      if (open && r.replica === this.replica) continue; // this replica's open state is newer than what it stored before a restart
       const summary = fromRecord(r);
       rows += summary.rows;
       errors += summary.system?.errors?.total ?? 0;
@@ -806,7 +805,8 @@ export class MonitorService {
       state.dirty = false;
       if (this.open.has(state.key)) continue; // written when the window closes
       const perf = this.performanceOf(state.key)!;
-      const stored = await this.deps.store.getWindow(state.model, state.version, state.variant, state.start, this.windowMs / 1000);
+      const stored = await this.deps.store.getWindow(state.model, state.version, state.variant, state.start, this.windowMs / 1000, this.replica)
+        ?? await this.emptyPart(state);
       if (!stored) continue;
       // Business metrics over feedback live with the window's other results: fold the new labels in.
       const results = JSON.parse(stored.drift) as { business?: Record<string, number | null> };
@@ -824,8 +824,56 @@ export class MonitorService {
     return out;
   }
 
+  /**
+   * This replica's (empty) part of a closed window it served nothing in, so labels it receives for another replica's
+   * answers are kept: readers merge it with the other parts.
+   */
+  private async emptyPart(state: PerformanceState): Promise<MonitorWindowRecord | undefined> {
+    const ctx = await this.context(state.model, state.version);
+    if (!ctx) return undefined;
+    const empty = datasetProfileBuilder(ctx.spec).build();
+    return {
+      model: state.model, version: state.version, variant: state.variant, windowStart: state.start, windowSeconds: this.windowMs / 1000,
+      replica: this.replica, rows: 0, profile: JSON.stringify(empty.toJSON()),
+      quality: JSON.stringify({ rows: 0, profiled_rows: 0, features: {}, volume_ratio: null, contract: { imputed_rate: 0, fallback_rate: 0, by_field_rule: {} }, closed: true }),
+      drift: JSON.stringify({ features: null, prediction: null, estimated_performance: null, system: { throughput_per_s: 0, latency_ms: { p50: null, p90: null, p99: null, mean: null } }, business: {} }),
+      performance: 'null', updatedAt: this.deps.clock.now(),
+    };
+  }
+
+  /** Stored window parts grouped by window: one summary per window, the parts of several replicas merged. */
+  private async mergedWindows(model: string, records: MonitorWindowRecord[]): Promise<{ summary: WindowSummary; profile: DatasetProfile | null }[]> {
+    const groups = new Map<string, MonitorWindowRecord[]>();
+    for (const r of records) {
+      const key = `${r.version}\u0000${r.variant}\u0000${r.windowStart}`;
+      const list = groups.get(key) ?? [];
+      list.push(r);
+      groups.set(key, list);
+    }
+    const out: { summary: WindowSummary; profile: DatasetProfile | null }[] = [];
+    for (const parts of groups.values()) {
+      const first = parts[0]!;
+      if (parts.length === 1) {
+        let profile: DatasetProfile | null;
+        try {
+          profile = datasetProfileFromJSON(first.profile);
+        } catch {
+          profile = null;
+        }
+        out.push({ summary: fromRecord(first), profile });
+        continue;
+      }
+      const ctx = await this.context(model, first.version);
+      const merged = this.rolledUp(model, first.version, first.variant, first.windowStart, first.windowSeconds * 1000, parts, ctx);
+      // A window is closed once every replica's part is.
+      merged.summary.closed = parts.every((p) => (JSON.parse(p.quality) as { closed?: boolean }).closed !== false);
+      out.push(merged);
+    }
+    return out;
+  }
+
   private async openWindow(key: string, row: PredictionRecord, start: number, ctx: Context): Promise<WindowState> {
-    const stored = await this.deps.store.getWindow(row.model, row.version, row.variant, start, this.windowMs / 1000);
+    const stored = await this.deps.store.getWindow(row.model, row.version, row.variant, start, this.windowMs / 1000, this.replica);
     let base: WindowState['base'] = null;
     if (stored && !(JSON.parse(stored.quality) as { closed?: boolean }).closed) {
       try {
@@ -963,7 +1011,7 @@ export class MonitorService {
     const summary = await this.summarise(w, closed);
     const profile = this.profileOf(w);
     await this.deps.store.putWindow({
-      model: w.model, version: w.version, variant: w.variant, windowStart: w.start, windowSeconds: this.windowMs / 1000,
+      model: w.model, version: w.version, variant: w.variant, windowStart: w.start, windowSeconds: this.windowMs / 1000, replica: this.replica,
       rows: summary.rows, profile: JSON.stringify(profile.toJSON()), quality: JSON.stringify({ ...summary.quality, closed }),
       drift: JSON.stringify({ features: summary.drift, prediction: summary.prediction_drift, estimated_performance: summary.estimated_performance, system: summary.system, business: summary.business }),
       performance: JSON.stringify(this.storedPerformance(w.key, summary.performance)), updatedAt: this.deps.clock.now(),

@@ -333,6 +333,32 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0008_monitor_window_replicas': {
+      async up(db: AnyDb): Promise<void> {
+        // Each replica stores its own part of a window (readers merge them); the key gains the replica.
+        await db.schema
+          .createTable('monitor_windows_v2')
+          .addColumn('model', 'text', notNull)
+          .addColumn('version', 'integer', notNull)
+          .addColumn('variant', 'text', notNull)
+          .addColumn('window_start', 'bigint', notNull)
+          .addColumn('window_seconds', 'integer', notNull)
+          .addColumn('replica', 'text', notNull)
+          .addColumn('rows', 'bigint', notNull)
+          .addColumn('profile', 'text', notNull)
+          .addColumn('quality', 'text', notNull)
+          .addColumn('drift', 'text', notNull)
+          .addColumn('performance', 'text', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .addPrimaryKeyConstraint('monitor_windows_v2_pk', ['model', 'version', 'variant', 'window_start', 'window_seconds', 'replica'])
+          .execute();
+        await sql`insert into monitor_windows_v2 (model, version, variant, window_start, window_seconds, replica, rows, profile, quality, drift, performance, updated_at)
+          select model, version, variant, window_start, window_seconds, '', rows, profile, quality, drift, performance, updated_at from monitor_windows`.execute(db);
+        await db.schema.dropTable('monitor_windows').execute();
+        await db.schema.alterTable('monitor_windows_v2').renameTo('monitor_windows').execute();
+        await db.schema.createIndex('monitor_windows_model_start_v2_idx').on('monitor_windows').columns(['model', 'window_start']).execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

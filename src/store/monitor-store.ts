@@ -30,13 +30,13 @@ export class KyselyMonitorStore implements MonitorStore, AlertConfigStore {
   /** Inserts or replaces a window. */
   async putWindow(w: MonitorWindowRecord): Promise<void> {
     const values = {
-      model: w.model, version: w.version, variant: w.variant, window_start: w.windowStart, window_seconds: w.windowSeconds,
+      model: w.model, version: w.version, variant: w.variant, window_start: w.windowStart, window_seconds: w.windowSeconds, replica: w.replica,
       rows: w.rows, profile: w.profile, quality: w.quality, drift: w.drift, performance: w.performance, updated_at: w.updatedAt,
     };
     await this.db
       .insertInto('monitor_windows')
       .values(values)
-      .onConflict((oc) => oc.columns(['model', 'version', 'variant', 'window_start', 'window_seconds']).doUpdateSet({
+      .onConflict((oc) => oc.columns(['model', 'version', 'variant', 'window_start', 'window_seconds', 'replica']).doUpdateSet({
         rows: w.rows, profile: w.profile, quality: w.quality, drift: w.drift, performance: w.performance, updated_at: w.updatedAt,
       }))
       .execute();
@@ -50,11 +50,6 @@ export class KyselyMonitorStore implements MonitorStore, AlertConfigStore {
     if (options.since !== undefined) q = q.where('window_start', '>=', options.since);
     const rows = await q.orderBy('window_start', 'desc').orderBy('variant').limit(options.limit).execute();
     return rows.map(toWindow);
-  }
-
-  /** Replaces a stored window's performance JSON. */
-  updatePerformance(model: string, version: number, variant: string, windowStart: number, windowSeconds: number, performance: string, at: number): Promise<boolean> {
-    return updateWindowPerformance(this.db, model, version, variant, windowStart, windowSeconds, performance, at);
   }
 
   /** The alerting configuration, if one was saved. */
@@ -81,22 +76,13 @@ export class KyselyMonitorStore implements MonitorStore, AlertConfigStore {
   }
 
   /** One window by identity. */
-  async getWindow(model: string, version: number, variant: string, windowStart: number, windowSeconds: number): Promise<MonitorWindowRecord | undefined> {
+  async getWindow(model: string, version: number, variant: string, windowStart: number, windowSeconds: number, replica: string): Promise<MonitorWindowRecord | undefined> {
     const row = await this.db.selectFrom('monitor_windows').selectAll()
       .where('model', '=', model).where('version', '=', version).where('variant', '=', variant)
-      .where('window_start', '=', windowStart).where('window_seconds', '=', windowSeconds)
+      .where('window_start', '=', windowStart).where('window_seconds', '=', windowSeconds).where('replica', '=', replica)
       .executeTakeFirst();
     return row ? toWindow(row) : undefined;
   }
-}
-
-/** @see MonitorStore.updatePerformance */
-export async function updateWindowPerformance(db: Kysely<Database>, model: string, version: number, variant: string, windowStart: number, windowSeconds: number, performance: string, at: number): Promise<boolean> {
-  const result = await db.updateTable('monitor_windows').set({ performance, updated_at: at })
-    .where('model', '=', model).where('version', '=', version).where('variant', '=', variant)
-    .where('window_start', '=', windowStart).where('window_seconds', '=', windowSeconds)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
 }
 
 function toReference(row: Selectable<ReferenceProfilesTable>): ReferenceProfileRecord {
@@ -106,7 +92,7 @@ function toReference(row: Selectable<ReferenceProfilesTable>): ReferenceProfileR
 function toWindow(row: Selectable<MonitorWindowsTable>): MonitorWindowRecord {
   return {
     model: row.model, version: Number(row.version), variant: row.variant, windowStart: Number(row.window_start),
-    windowSeconds: Number(row.window_seconds), rows: Number(row.rows), profile: row.profile, quality: row.quality,
+    windowSeconds: Number(row.window_seconds), replica: row.replica, rows: Number(row.rows), profile: row.profile, quality: row.quality,
     drift: row.drift, performance: row.performance, updatedAt: Number(row.updated_at),
   };
 }

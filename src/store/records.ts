@@ -452,6 +452,8 @@ export interface MonitorWindowRecord {
   variant: string;
   windowStart: number;
   windowSeconds: number;
+  /** The replica that observed this part of the window (readers merge the parts). */
+  replica: string;
   rows: number;
   /** JSON text of the window's profile, quality, drift report and performance accumulators. */
   profile: string;
@@ -465,13 +467,12 @@ export interface MonitorWindowRecord {
 export interface MonitorStore {
   putReference(record: ReferenceProfileRecord): Promise<void>;
   getReference(model: string, version: number): Promise<ReferenceProfileRecord | undefined>;
-  /** Inserts or replaces the window (same model, version, variant, start and size). */
+  /** Inserts or replaces one replica's part of a window (same model, version, variant, start, size and replica). */
   putWindow(record: MonitorWindowRecord): Promise<void>;
-  /** Windows of a model, newest first, optionally of one version/variant, started at or after `since`. */
+  /** Window parts of a model (every replica's), newest first, optionally of one version/variant, started at or after `since`. */
   listWindows(model: string, options: { version?: number; variant?: string; since?: number; limit: number }): Promise<MonitorWindowRecord[]>;
-  getWindow(model: string, version: number, variant: string, windowStart: number, windowSeconds: number): Promise<MonitorWindowRecord | undefined>;
-  /** Replaces the performance JSON of a stored window (labels arrive after it closed); false when there is no such window. */
-  updatePerformance(model: string, version: number, variant: string, windowStart: number, windowSeconds: number, performance: string, at: number): Promise<boolean>;
+  /** One replica's part of a window. */
+  getWindow(model: string, version: number, variant: string, windowStart: number, windowSeconds: number, replica: string): Promise<MonitorWindowRecord | undefined>;
 }
 
 /** The alerting configuration document (channels and rules) as stored. */

@@ -239,6 +239,7 @@ export interface MonitorWindowsTable {
   variant: string;
   window_start: number;
   window_seconds: number;
+  replica: string;
   rows: number;
   profile: string;
   quality: string;
