@@ -209,3 +209,18 @@ test('the report: a self-contained HTML page and its JSON twin over the same win
   assert.equal(rolled.statusCode, 200, rolled.body);
   assert.equal((rolled.json() as { windows: { count: number } }).windows.count, 1, 'the two minutes as one window');
 });
+
+test('late events reopen a closed window and are merged into it, not written over it', async () => {
+  const before = ((await t.call('GET', '/v1/models/loan-default/monitor/windows?variant=stable')).json() as { windows: WindowSummary[] }).windows
+    .find((w) => w.window_start === new Date(T0).toISOString())!;
+  const late = sample.slice(0, 10).map((inputs, i) => ({
+    id: `late-${i}`, model: 'loan-default', version: 1, variant: 'stable', requestId: 'late', createdAt: T0 + 1000,
+    inputs, outputs: { prediction: 0, probabilities: { 0: 0.9, 1: 0.1 } }, latencyMs: 1,
+  }));
+  t.tarmac.monitor.observe(late);
+  await t.tarmac.monitor.tick();
+  const after = ((await t.call('GET', '/v1/models/loan-default/monitor/windows?variant=stable')).json() as { windows: WindowSummary[] }).windows
+    .find((w) => w.window_start === new Date(T0).toISOString())!;
+  assert.equal(after.rows, before.rows + 10);
+  assert.equal(after.closed, true);
+});

@@ -875,7 +875,9 @@ export class MonitorService {
   private async openWindow(key: string, row: PredictionRecord, start: number, ctx: Context): Promise<WindowState> {
     const stored = await this.deps.store.getWindow(row.model, row.version, row.variant, start, this.windowMs / 1000, this.replica);
     let base: WindowState['base'] = null;
-    if (stored && !(JSON.parse(stored.quality) as { closed?: boolean }).closed) {
+    // What this replica stored of the window — before a restart, or before late events reopened a closed window — is
+    // merged back in, so nothing it counted is lost.
+    if (stored) {
       try {
         base = { profile: datasetProfileFromJSON(stored.profile), rows: stored.rows };
       } catch {
