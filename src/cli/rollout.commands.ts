@@ -35,9 +35,9 @@ export function addRolloutCommands(program: Command, ctx: RolloutContext): void 
 
   rollout.command('start <model> <version>')
     .description('roll VERSION out over the stable version step by step, each step gated by an analysis')
-    .option('--steps <weights>', 'canary shares, ending at 100', '5,25,50,100')
+    .option('--steps <weights>', 'canary shares, ending at 100; a first step of 0 runs the canary as a shadow', '5,25,50,100')
     .option('--interval <duration>', 'how long each step runs before its analysis', '10m')
-    .option('--gate <kind:threshold>', 'a gate: error_rate:0.01, latency_p99:1.5, accuracy:0.02 or prediction_drift:0.1 (repeatable; default error_rate:0.01 and latency_p99:1.5)', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--gate <kind:threshold>', 'a gate: error_rate:0.01, latency_p99:1.5, accuracy:0.02, prediction_drift:0.1, shadow_disagreement:0.05 (needs a first step of 0) or business_metric:NAME[:higher|lower]:0.02 (repeatable; default error_rate:0.01 and latency_p99:1.5)', (v: string, prev: string[]) => [...prev, v], [])
     .option('--min-samples <n>', 'requests each variant needs before a step is judged', '100')
     .option('--min-labels <n>', 'labels each variant needs before the accuracy gate judges', '30')
     .option('--failure-limit <n>', 'failed analyses tolerated before rolling back', '0')
@@ -45,11 +45,7 @@ export function addRolloutCommands(program: Command, ctx: RolloutContext): void 
     .action(async (model: string, version: string, opts: { steps: string; interval: string; gate: string[]; minSamples: string; minLabels: string; failureLimit: string; deadline?: string }) => {
       const steps = opts.steps.split(',').map((s) => Number(s.trim()));
       if (steps.some((s) => !Number.isInteger(s))) throw new UsageError('--steps must be whole percentages, e.g. 5,25,50,100');
-      const gates = opts.gate.map((g) => {
-        const m = /^([a-z_0-9]+):([0-9.]+)$/.exec(g);
-        if (!m) throw new UsageError(`--gate takes KIND:THRESHOLD, got "${g}"`);
-        return { kind: m[1]!, threshold: Number(m[2]) };
-      });
+      const gates = opts.gate.map(parseGate);
       const body = {
         version: /^\d+$/.test(version) ? Number(version) : version,
         steps, interval_seconds: parseDuration(opts.interval, '--interval'),
@@ -72,4 +68,13 @@ export function addRolloutCommands(program: Command, ctx: RolloutContext): void 
       ctx.emit(r, () => describe(r));
     });
   }
+}
+
+/** `KIND:THRESHOLD`, or `business_metric:NAME[:higher|lower]:THRESHOLD`. */
+function parseGate(g: string): { kind: string; threshold: number; metric?: string; direction?: string } {
+  const business = /^business_metric:([a-z][a-z0-9_]*)(?::(higher|lower))?:([0-9.]+)$/.exec(g);
+  if (business) return { kind: 'business_metric', metric: business[1]!, ...(business[2] ? { direction: business[2] } : {}), threshold: Number(business[3]) };
+  const m = /^([a-z_0-9]+):([0-9.]+)$/.exec(g);
+  if (!m) throw new UsageError(`--gate takes KIND:THRESHOLD or business_metric:NAME[:higher|lower]:THRESHOLD, got "${g}"`);
+  return { kind: m[1]!, threshold: Number(m[2]) };
 }

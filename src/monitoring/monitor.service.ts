@@ -54,6 +54,8 @@ export interface WindowSystem {
   /** Refused or failed requests in the window, by error code. */
   errors?: { total: number; by_code: Record<string, number> };
   latency_ms: { p50: number | null; p90: number | null; p99: number | null; mean: number | null };
+  /** For a shadow variant: its answers compared with the answers returned, and how many differed. */
+  shadow?: { compared: number; disagreements: number };
 }
 
 /** What the monitor concluded about one window. */
@@ -141,8 +143,10 @@ interface WindowState {
   fallback: number;
   cbpe: CbpeAccumulator | null;
   business: Map<string, { sum: number; n: number }>;
+  /** Shadow answers compared with the answer returned (every one, not only the profiled sample). */
+  shadow: { compared: number; disagreements: number };
   /** What a previous run of this replica stored for the same window before a restart (merged in at close). */
-  base: { profile: DatasetProfile; rows: number } | null;
+  base: { profile: DatasetProfile; rows: number; shadow?: { compared: number; disagreements: number } } | null;
 }
 
 const MAX_QUEUED_ROWS = 200_000;
@@ -661,7 +665,10 @@ export class MonitorService {
       model, version, variant, window_start: new Date(start).toISOString(), window_seconds: sizeMs / 1000, rows, closed: true,
       drift, prediction_drift: predictionDrift, performance, business,
       estimated_performance: null,
-      system: { throughput_per_s: rows / (sizeMs / 1000), latency_ms: { p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.mean : null } },
+      system: {
+        throughput_per_s: rows / (sizeMs / 1000), latency_ms: { p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.mean : null },
+        ...shadowCounts(summaries.map((s) => s.system.shadow)),
+      },
       quality: {
         rows, profiled_rows: profiledRows, features, volume_ratio: null,
         contract: { imputed_rate: weighted((s) => s.quality.contract?.imputed_rate ?? 0), fallback_rate: weighted((s) => s.quality.contract?.fallback_rate ?? 0), by_field_rule: contractCounts },
@@ -705,6 +712,7 @@ export class MonitorService {
    */
   async variantEvidence(model: string, version: number, variant: string, since: number, until: number): Promise<{
     rows: number; errors: number; latencyP99: number | null; labels: number; accuracy: number | null; profile: DatasetProfile | null;
+    shadowCompared: number; shadowDisagreements: number; business: Record<string, number | null>;
   }> {
     await this.settle();
     const overlaps = (start: number) => start < until && start + this.windowMs > since;
@@ -716,6 +724,7 @@ export class MonitorService {
     let errors = 0;
     let labels = 0;
     let correct = 0;
+    const parts: WindowSummary[] = [];
     let profile: DatasetProfile | undefined;
     const mergeIn = (p: DatasetProfile | null) => {
       if (!p) return;
@@ -729,6 +738,7 @@ export class MonitorService {
       const open = openOnes.find((w) => w.start === r.windowStart);
       if (open && r.replica === this.replica) continue; // this replica's open state is newer than what it stored before a restart
       const summary = fromRecord(r);
+      parts.push(summary);
       rows += summary.rows;
       errors += summary.system?.errors?.total ?? 0;
       if (summary.performance?.metrics.accuracy !== null && summary.performance?.metrics.accuracy !== undefined) {
@@ -742,6 +752,7 @@ export class MonitorService {
       }
     }
     for (const w of openOnes) {
+      parts.push(await this.summarise(w, false));
       rows += w.rows + (w.base?.rows ?? 0);
       errors += errorsOf(this.errors.get(w.key)).total;
       const perf = this.performanceOf(w.key);
@@ -765,6 +776,9 @@ export class MonitorService {
       latencyP99: latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.quantile(0.99) : null,
       accuracy: labels > 0 ? correct / labels : null,
       profile: profile ?? null,
+      shadowCompared: parts.reduce((a, p) => a + (p.system.shadow?.compared ?? 0), 0),
+      shadowDisagreements: parts.reduce((a, p) => a + (p.system.shadow?.disagreements ?? 0), 0),
+      business: perRecordBusiness((await this.context(model, version))?.business ?? [], parts),
     };
   }
 
@@ -879,7 +893,8 @@ export class MonitorService {
     // merged back in, so nothing it counted is lost.
     if (stored) {
       try {
-        base = { profile: datasetProfileFromJSON(stored.profile), rows: stored.rows };
+        const system = (JSON.parse(stored.drift) as { system?: WindowSystem }).system;
+        base = { profile: datasetProfileFromJSON(stored.profile), rows: stored.rows, ...(system?.shadow ? { shadow: system.shadow } : {}) };
       } catch {
         base = null; // a profile stored under another spec (the reference changed): start afresh
       }
@@ -896,6 +911,7 @@ export class MonitorService {
       rows: 0, profiled: 0, outOfRange: new Map(), base, imputed: 0, fallback: 0,
       cbpe: ctx.cbpe ? new CbpeAccumulator(ctx.cbpe.calibration) : null,
       business: new Map(),
+      shadow: { compared: 0, disagreements: 0 },
       rate: expected > this.maxProfiledRows ? this.maxProfiledRows / expected : 1,
       random: seed || 1,
     };
@@ -906,6 +922,11 @@ export class MonitorService {
   /** Adds one event to its window (profiled with the window's sampling rate; always counted). */
   private record(w: WindowState, ctx: Context, row: PredictionRecord): void {
     w.rows++;
+    const shadowOut = row.outputs as { shadow?: boolean; prediction?: unknown; value?: unknown; answered?: { prediction?: unknown } } | null;
+    if (shadowOut && typeof shadowOut === 'object' && shadowOut.shadow === true && shadowOut.answered) {
+      w.shadow.compared++;
+      if (JSON.stringify(shadowOut.prediction ?? shadowOut.value) !== JSON.stringify(shadowOut.answered.prediction)) w.shadow.disagreements++;
+    }
     if (w.rate < 1) {
       // xorshift32: a cheap, deterministic uniform draw per event.
       let x = w.random;
@@ -1092,6 +1113,7 @@ export class MonitorService {
         errors: errorsOf(this.errors.get(w.key)),
         throughput_per_s: rows / (this.windowMs / 1000),
         latency_ms: { p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: latency && latency.kind === 'numeric' && latency.valid > 0 ? latency.mean : null },
+        ...shadowCounts([w.shadow, w.base?.shadow]),
       },
       quality: {
         rows, profiled_rows: profile.rows, features, volume_ratio: mean > 0 ? rows / mean : null,
@@ -1132,6 +1154,37 @@ export class MonitorService {
       }
     }
   }
+}
+
+/**
+ * Business metrics per record over several windows, so variants with different traffic compare: a mean metric's
+ * windows weighted by their records, a sum metric's total divided by the records.
+ */
+function perRecordBusiness(metrics: CompiledBusinessMetric[], parts: WindowSummary[]): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const m of metrics) {
+    let weighted = 0;
+    let rows = 0;
+    for (const p of parts) {
+      const v = p.business[m.spec.name];
+      if (v === null || v === undefined) continue;
+      weighted += m.spec.aggregate === 'sum' ? v : v * p.rows;
+      rows += p.rows;
+    }
+    out[m.spec.name] = rows === 0 ? null : weighted / rows;
+  }
+  return out;
+}
+
+/** `{shadow: {compared, disagreements}}` summed over parts, or nothing when no shadow answer was compared. */
+function shadowCounts(parts: ({ compared: number; disagreements: number } | undefined)[]): { shadow?: { compared: number; disagreements: number } } {
+  let compared = 0;
+  let disagreements = 0;
+  for (const p of parts) {
+    compared += p?.compared ?? 0;
+    disagreements += p?.disagreements ?? 0;
+  }
+  return compared > 0 ? { shadow: { compared, disagreements } } : {};
 }
 
 function fromRecord(r: MonitorWindowRecord): WindowSummary {

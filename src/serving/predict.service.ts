@@ -218,8 +218,10 @@ export class PredictService {
           inputs: () => records,
           outputs: () => predictions.map((p, i) => ({ ...p, shadow: true, answered: { id: primary[i]?.id, version: primary[i]?.version, prediction: primary[i]?.prediction } })),
         });
-      } catch {
+      } catch (err) {
         this.deps.metrics.shadowErrors.inc(labels);
+        // The monitor counts it against the shadow variant, so a rollout's shadow step sees the canary's errors.
+        this.deps.onError?.({ model: route.model, version: shadow.loaded.version.version, variant: shadow.name, code: isTarmacError(err) ? err.code : 'INTERNAL', at: this.deps.clock.now() });
       }
     }
   }

@@ -24,7 +24,7 @@ function rolloutView(s: RolloutState) {
 export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const tags = ['rollouts'];
 
-  app.post<{ Params: NameParams; Body: { version: number | string; steps?: number[]; interval_seconds?: number; gates?: { kind: string; threshold: number }[]; min_samples?: number; min_labels?: number; failure_limit?: number; inconclusive_limit?: number; deadline_seconds?: number; pause_deadline_seconds?: number } }>('/v1/models/:name/rollout', {
+  app.post<{ Params: NameParams; Body: { version: number | string; steps?: number[]; interval_seconds?: number; gates?: { kind: string; threshold: number; metric?: string; direction?: string }[]; min_samples?: number; min_labels?: number; failure_limit?: number; inconclusive_limit?: number; deadline_seconds?: number; pause_deadline_seconds?: number } }>('/v1/models/:name/rollout', {
     config: { permission: 'deployments:write' },
     schema: {
       tags,
@@ -34,9 +34,14 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
         type: 'object', required: ['version'], additionalProperties: false,
         properties: {
           version: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', maxLength: 100 }] },
-          steps: { type: 'array', items: { type: 'integer' }, maxItems: 20 },
+          steps: { type: 'array', items: { type: 'integer' }, maxItems: 20, description: 'canary shares ending at 100; a first step of 0 runs the canary as a shadow' },
           interval_seconds: { type: 'integer' },
-          gates: { type: 'array', maxItems: 10, items: { type: 'object', required: ['kind', 'threshold'], additionalProperties: false, properties: { kind: { type: 'string' }, threshold: { type: 'number' } } } },
+          gates: { type: 'array', maxItems: 10, items: { type: 'object', required: ['kind', 'threshold'], additionalProperties: false, properties: {
+            kind: { type: 'string', description: 'error_rate, latency_p99, accuracy, prediction_drift, shadow_disagreement or business_metric' },
+            threshold: { type: 'number' },
+            metric: { type: 'string', maxLength: 63, description: 'business_metric: the metric\'s name' },
+            direction: { type: 'string', description: 'business_metric: higher (default) or lower is better' },
+          } } },
           min_samples: { type: 'integer' }, min_labels: { type: 'integer' },
           failure_limit: { type: 'integer' }, inconclusive_limit: { type: 'integer' }, deadline_seconds: { type: 'integer' },
           pause_deadline_seconds: { type: 'integer', description: 'a rollout paused longer than this is aborted (default one day)' },
@@ -89,7 +94,12 @@ export function experimentsRoutes(app: FastifyInstance, deps: ApiDeps): void {
           unit_header: { type: 'string', maxLength: 64 },
           unit_field: { type: 'string', maxLength: 200 },
           metric: { type: 'string', enum: ['binary', 'continuous'] },
-          guardrails: { type: 'array', maxItems: 5, items: { type: 'object', required: ['kind', 'threshold'], additionalProperties: false, properties: { kind: { type: 'string' }, threshold: { type: 'number' } } } },
+          guardrails: { type: 'array', maxItems: 5, items: { type: 'object', required: ['kind', 'threshold'], additionalProperties: false, properties: {
+            kind: { type: 'string', description: 'error_rate, latency_p99, accuracy, prediction_drift, shadow_disagreement or business_metric' },
+            threshold: { type: 'number' },
+            metric: { type: 'string', maxLength: 63, description: 'business_metric: the metric\'s name' },
+            direction: { type: 'string', description: 'business_metric: higher (default) or lower is better' },
+          } } },
         },
       },
     },

@@ -33,3 +33,36 @@ test('accuracy waits for labels, then fails a canary that lost more than the thr
   assert.equal(r.outcome, 'fail');
   assert.deepEqual(r.gates.map((g) => g.verdict), ['fail', 'pass']);
 });
+
+test('shadow disagreement: judged at the shadow step on the compared answers; waits for enough of them; skipped at live steps', () => {
+  const gates = [{ kind: 'shadow_disagreement' as const, threshold: 0.05 }];
+  const shadow = (compared: number, disagreements: number): VariantEvidence => ({ ...v(compared, 0), shadowCompared: compared, shadowDisagreements: disagreements });
+  assert.equal(analyze({ canary: shadow(1000, 40), stable: v(1000, 0), gates, minSamples: 100, minLabels: 30, phase: 'shadow' }).outcome, 'pass');
+  const bad = analyze({ canary: shadow(1000, 60), stable: v(1000, 0), gates, minSamples: 100, minLabels: 30, phase: 'shadow' });
+  assert.equal(bad.outcome, 'fail');
+  assert.equal(bad.gates[0]!.canary, 0.06);
+  // rows enough, but the comparisons have not been made yet (e.g. shadows lag): not enough data, not a pass
+  assert.equal(analyze({ canary: { ...shadow(1000, 0), shadowCompared: 50 }, stable: v(1000, 0), gates, minSamples: 100, minLabels: 30, phase: 'shadow' }).outcome, 'not_enough_data');
+  const live = analyze({ canary: v(1000, 0), stable: v(1000, 0), gates: [...gates, { kind: 'error_rate', threshold: 0.01 }], minSamples: 100, minLabels: 30 });
+  assert.equal(live.outcome, 'pass');
+  assert.deepEqual(live.gates.map((g) => g.kind), ['error_rate']);
+  assert.equal(live.skipped?.[0]?.kind, 'shadow_disagreement');
+});
+
+test('the accuracy gate is skipped at a shadow step (labels never reach a shadow\'s answers)', () => {
+  const r = analyze({ canary: v(500, 0), stable: v(500, 0, 2, 100, 0.9), gates: [{ kind: 'accuracy', threshold: 0.02 }], minSamples: 100, minLabels: 30, phase: 'shadow' });
+  assert.equal(r.outcome, 'pass');
+  assert.equal(r.gates.length, 0);
+  assert.equal(r.skipped?.[0]?.kind, 'accuracy');
+});
+
+test('business metric: the canary may be worse than the stable by the threshold in the metric\'s better direction', () => {
+  const withMetric = (x: number | null): VariantEvidence => ({ ...v(500, 0), business: { approval_rate: x } });
+  const higher = [{ kind: 'business_metric' as const, metric: 'approval_rate', threshold: 0.05 }];
+  assert.equal(analyze({ canary: withMetric(0.46), stable: withMetric(0.5), gates: higher, minSamples: 100, minLabels: 30 }).outcome, 'pass');
+  assert.equal(analyze({ canary: withMetric(0.44), stable: withMetric(0.5), gates: higher, minSamples: 100, minLabels: 30 }).outcome, 'fail');
+  const lower = [{ kind: 'business_metric' as const, metric: 'approval_rate', threshold: 0.05, direction: 'lower' as const }];
+  assert.equal(analyze({ canary: withMetric(0.56), stable: withMetric(0.5), gates: lower, minSamples: 100, minLabels: 30 }).outcome, 'fail');
+  assert.equal(analyze({ canary: withMetric(0.3), stable: withMetric(0.5), gates: lower, minSamples: 100, minLabels: 30 }).outcome, 'pass');
+  assert.equal(analyze({ canary: withMetric(null), stable: withMetric(0.5), gates: higher, minSamples: 100, minLabels: 30 }).outcome, 'inconclusive');
+});

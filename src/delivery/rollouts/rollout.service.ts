@@ -21,6 +21,7 @@ export interface RolloutAnalysis {
   weight: number;
   outcome: AnalysisResult['outcome'];
   gates: AnalysisResult['gates'];
+  skipped?: AnalysisResult['skipped'];
 }
 
 /** A rollout: its plan and where it stands (persisted, so it survives a restart). */
@@ -76,7 +77,7 @@ export type EvidenceSource = (model: string, version: number, variant: string, s
 /** The drift statistic between two variants' predictions from their merged profiles (null when they cannot be compared). */
 export type OutputComparison = (canaryProfile: unknown, stableProfile: unknown) => number | null;
 
-const GATE_KINDS: readonly GateKind[] = ['error_rate', 'latency_p99', 'accuracy', 'prediction_drift'];
+const GATE_KINDS: readonly GateKind[] = ['error_rate', 'latency_p99', 'accuracy', 'prediction_drift', 'shadow_disagreement', 'business_metric'];
 const DEFAULT_GATES: Gate[] = [{ kind: 'error_rate', threshold: 0.01 }, { kind: 'latency_p99', threshold: 1.5 }];
 const LEASE = 'rollout-controller';
 const MAX_ANALYSES = 200;
@@ -228,7 +229,10 @@ export class RolloutService {
     ]);
     const wantsDrift = state.gates.some((g) => g.kind === 'prediction_drift');
     const predictionDrift = wantsDrift && this.deps.compareOutputs ? this.deps.compareOutputs(canary.profile, stable.profile) : null;
-    let result = analyze({ canary, stable, gates: state.gates, minSamples: state.minSamples, minLabels: state.minLabels, predictionDrift });
+    let result = analyze({
+      canary, stable, gates: state.gates, minSamples: state.minSamples, minLabels: state.minLabels, predictionDrift,
+      phase: weight === 0 ? 'shadow' : 'live',
+    });
     if (result.outcome === 'not_enough_data') {
       if (now < state.stepStartedAt + state.deadlineSeconds * 1000) {
         // Keep gathering: the next tick judges the whole step so far.
@@ -274,11 +278,19 @@ export class RolloutService {
   }
 
   private record(state: RolloutState, at: number, weight: number, result: AnalysisResult): void {
-    state.analyses.push({ at, step: state.stepIndex, weight, outcome: result.outcome, gates: result.gates });
+    state.analyses.push({ at, step: state.stepIndex, weight, outcome: result.outcome, gates: result.gates, ...(result.skipped ? { skipped: result.skipped } : {}) });
     if (state.analyses.length > MAX_ANALYSES) state.analyses.splice(0, state.analyses.length - MAX_ANALYSES);
   }
 
   private async applyWeight(state: RolloutState, weight: number, by: Principal): Promise<void> {
+    if (weight === 0) {
+      // The shadow step: the stable variant answers everything; the canary gets a copy and answers nobody.
+      await this.deps.registry.setDeployment(state.model, {
+        variants: [{ name: 'stable', version: state.stableVersion, weight: 100 }],
+        shadows: [{ name: 'canary', version: state.canaryVersion }],
+      }, by);
+      return;
+    }
     await this.deps.registry.setDeployment(state.model, {
       variants: [
         { name: 'stable', version: state.stableVersion, weight: 100 - weight },
@@ -324,7 +336,8 @@ function parseRequest(r: RolloutRequest): Pick<RolloutState, 'steps' | 'interval
   if (!Array.isArray(steps) || steps.length === 0 || steps.length > 20) issues.push({ field: '/steps', rule: 'length', message: 'must hold 1–20 weights' });
   else {
     steps.forEach((w, i) => {
-      if (!Number.isInteger(w) || w < 1 || w > 100) issues.push({ field: `/steps/${i}`, rule: 'range', message: 'must be a whole percentage from 1 to 100' });
+      if (i === 0 && w === 0) return; // a shadow step first: the canary gets a copy of the traffic and answers nobody
+      if (!Number.isInteger(w) || w < 1 || w > 100) issues.push({ field: `/steps/${i}`, rule: 'range', message: i === 0 ? 'must be 0 (a shadow step) or a whole percentage from 1 to 100' : 'must be a whole percentage from 1 to 100' });
       else if (i > 0 && w <= steps[i - 1]!) issues.push({ field: `/steps/${i}`, rule: 'increasing', message: 'steps must increase' });
     });
     if (steps.at(-1) !== 100) issues.push({ field: `/steps/${steps.length - 1}`, rule: 'final', message: 'the last step must be 100' });
@@ -336,6 +349,10 @@ function parseRequest(r: RolloutRequest): Pick<RolloutState, 'steps' | 'interval
   gates.forEach((g, i) => {
     if (!GATE_KINDS.includes(g.kind)) issues.push({ field: `/gates/${i}/kind`, rule: 'enum', message: `must be one of ${GATE_KINDS.join(', ')}` });
     if (typeof g.threshold !== 'number' || !Number.isFinite(g.threshold) || g.threshold < 0) issues.push({ field: `/gates/${i}/threshold`, rule: 'range', message: 'must be a number ≥ 0' });
+    if (g.kind === 'business_metric' && (typeof g.metric !== 'string' || g.metric === '')) issues.push({ field: `/gates/${i}/metric`, rule: 'required', message: 'a business_metric gate names its metric' });
+    if (g.kind !== 'business_metric' && g.metric !== undefined) issues.push({ field: `/gates/${i}/metric`, rule: 'not_allowed', message: 'only a business_metric gate names a metric' });
+    if (g.direction !== undefined && !['higher', 'lower'].includes(g.direction)) issues.push({ field: `/gates/${i}/direction`, rule: 'enum', message: 'must be higher or lower' });
+    if (g.kind === 'shadow_disagreement' && Array.isArray(steps) && steps[0] !== 0) issues.push({ field: `/gates/${i}/kind`, rule: 'needs_shadow_step', message: 'a shadow_disagreement gate needs a shadow step: start the steps with 0 (e.g. 0,10,50,100)' });
   });
   const int = (v: number | undefined, fallback: number, field: string, min: number, max: number) => {
     const x = v ?? fallback;
