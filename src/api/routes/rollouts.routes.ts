@@ -14,7 +14,8 @@ function rolloutView(s: RolloutState) {
     canary_version: s.canaryVersion, stable_version: s.stableVersion, stable_revision: s.stableRevision,
     steps: s.steps, step: s.stepIndex, weight: s.steps[s.stepIndex], step_started_at: iso(s.stepStartedAt),
     interval_seconds: s.intervalSeconds, deadline_seconds: s.deadlineSeconds, pause_deadline_seconds: s.pauseDeadlineSeconds, gates: s.gates, min_samples: s.minSamples, min_labels: s.minLabels,
-    failure_limit: s.failureLimit, inconclusive_limit: s.inconclusiveLimit, failures: s.failures, inconclusives: s.inconclusives,
+    failure_limit: s.failureLimit, inconclusive_limit: s.inconclusiveLimit, consecutive_error_limit: s.consecutiveErrorLimit ?? 4, consecutive_errors: s.consecutiveErrors ?? 0,
+    failures: s.failures, inconclusives: s.inconclusives,
     analyses: s.analyses.map((a) => ({ ...a, at: iso(a.at) })),
     created_by: s.createdBy, created_at: iso(s.createdAt), updated_at: iso(s.updatedAt),
   };
@@ -24,7 +25,7 @@ function rolloutView(s: RolloutState) {
 export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const tags = ['rollouts'];
 
-  app.post<{ Params: NameParams; Body: { version: number | string; steps?: number[]; interval_seconds?: number; gates?: { kind: string; threshold: number; metric?: string; direction?: string }[]; min_samples?: number; min_labels?: number; failure_limit?: number; inconclusive_limit?: number; deadline_seconds?: number; pause_deadline_seconds?: number } }>('/v1/models/:name/rollout', {
+  app.post<{ Params: NameParams; Body: { version: number | string; steps?: number[]; interval_seconds?: number; gates?: { kind: string; threshold: number; metric?: string; direction?: string }[]; min_samples?: number; min_labels?: number; failure_limit?: number; inconclusive_limit?: number; consecutive_error_limit?: number; deadline_seconds?: number; pause_deadline_seconds?: number } }>('/v1/models/:name/rollout', {
     config: { permission: 'deployments:write' },
     schema: {
       tags,
@@ -44,6 +45,7 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
           } } },
           min_samples: { type: 'integer' }, min_labels: { type: 'integer' },
           failure_limit: { type: 'integer' }, inconclusive_limit: { type: 'integer' }, deadline_seconds: { type: 'integer' },
+          consecutive_error_limit: { type: 'integer', description: 'analyses that could not run, in a row, before the rollout pauses (default 4)' },
           pause_deadline_seconds: { type: 'integer', description: 'a rollout paused longer than this is aborted (default one day)' },
         },
       },
@@ -52,7 +54,7 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const b = request.body;
     const req: RolloutRequest = {
       version: b.version, steps: b.steps, intervalSeconds: b.interval_seconds, gates: b.gates as RolloutRequest['gates'],
-      minSamples: b.min_samples, minLabels: b.min_labels, failureLimit: b.failure_limit, inconclusiveLimit: b.inconclusive_limit, deadlineSeconds: b.deadline_seconds,
+      minSamples: b.min_samples, minLabels: b.min_labels, failureLimit: b.failure_limit, inconclusiveLimit: b.inconclusive_limit, consecutiveErrorLimit: b.consecutive_error_limit, deadlineSeconds: b.deadline_seconds,
       pauseDeadlineSeconds: b.pause_deadline_seconds,
     };
     const state = await deps.rollouts.start(request.params.name, req, request.principal);

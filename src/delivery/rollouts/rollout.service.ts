@@ -41,6 +41,10 @@ export interface RolloutState {
   failureLimit: number;
   /** Inconclusive analyses tolerated before the rollout pauses for a person (Argo Rollouts' inconclusiveLimit). */
   inconclusiveLimit: number;
+  /** Analyses that could not run (evidence unreadable) in a row before the rollout pauses (Argo Rollouts' consecutiveErrorLimit). */
+  consecutiveErrorLimit: number;
+  /** Analyses that could not run, in a row. */
+  consecutiveErrors?: number;
   /** How long a step may wait for enough data before it counts as inconclusive. */
   deadlineSeconds: number;
   /** How long the rollout may stay paused before it is aborted (so nothing hangs). */
@@ -67,6 +71,7 @@ export interface RolloutRequest {
   minLabels?: number;
   failureLimit?: number;
   inconclusiveLimit?: number;
+  consecutiveErrorLimit?: number;
   deadlineSeconds?: number;
   pauseDeadlineSeconds?: number;
 }
@@ -216,8 +221,23 @@ export class RolloutService {
         await this.step(state, now);
       } catch (err) {
         this.deps.log.error({ err, model: state.model, rollout: state.id }, 'rollout step failed; it is retried at the next tick');
+        await this.countError(state, err).catch((e: unknown) => this.deps.log.error({ err: e, rollout: state.id }, 'could not record a failed analysis'));
       }
     }
+  }
+
+  /** An analysis that could not run: counted; past `consecutiveErrorLimit` in a row the rollout pauses for a person. */
+  private async countError(state: RolloutState, err: unknown): Promise<void> {
+    const row = await this.deps.store.latestRollout(state.model);
+    const current = row ? JSON.parse(row.state) as RolloutState : state;
+    if (current.id !== state.id || current.status !== 'progressing') return;
+    const errors = (current.consecutiveErrors ?? 0) + 1;
+    const message = err instanceof Error ? err.message : String(err);
+    if (errors > (current.consecutiveErrorLimit ?? 4)) {
+      await this.finishStep(current, { status: 'paused', consecutiveErrors: errors, reason: `the analysis could not run ${errors} times in a row (${message}): needs a person (resume, promote or abort)` }, SYSTEM_PRINCIPAL, 'rollout.pause');
+      return;
+    }
+    await this.save({ ...current, consecutiveErrors: errors, updatedAt: this.deps.clock.now() });
   }
 
   private async step(state: RolloutState, now: number): Promise<void> {
@@ -227,6 +247,7 @@ export class RolloutService {
       this.deps.evidence(state.model, state.canaryVersion, 'canary', state.stepStartedAt, now),
       this.deps.evidence(state.model, state.stableVersion, 'stable', state.stepStartedAt, now),
     ]);
+    state.consecutiveErrors = 0; // the evidence was read: the analysis runs
     const wantsDrift = state.gates.some((g) => g.kind === 'prediction_drift');
     const predictionDrift = wantsDrift && this.deps.compareOutputs ? this.deps.compareOutputs(canary.profile, stable.profile) : null;
     let result = analyze({
@@ -330,7 +351,7 @@ function finished(state: RolloutState): TarmacError {
 }
 
 /** Validates a rollout plan; throws VALIDATION_FAILED with one issue per problem. */
-function parseRequest(r: RolloutRequest): Pick<RolloutState, 'steps' | 'intervalSeconds' | 'gates' | 'minSamples' | 'minLabels' | 'failureLimit' | 'inconclusiveLimit' | 'deadlineSeconds' | 'pauseDeadlineSeconds'> {
+function parseRequest(r: RolloutRequest): Pick<RolloutState, 'steps' | 'intervalSeconds' | 'gates' | 'minSamples' | 'minLabels' | 'failureLimit' | 'inconclusiveLimit' | 'consecutiveErrorLimit' | 'deadlineSeconds' | 'pauseDeadlineSeconds'> {
   const issues: FieldIssue[] = [];
   const steps = r.steps ?? [5, 25, 50, 100];
   if (!Array.isArray(steps) || steps.length === 0 || steps.length > 20) issues.push({ field: '/steps', rule: 'length', message: 'must hold 1–20 weights' });
@@ -363,8 +384,9 @@ function parseRequest(r: RolloutRequest): Pick<RolloutState, 'steps' | 'interval
   const minLabels = int(r.minLabels, 30, '/min_labels', 1, 10_000_000);
   const failureLimit = int(r.failureLimit, 0, '/failure_limit', 0, 100);
   const inconclusiveLimit = int(r.inconclusiveLimit, 0, '/inconclusive_limit', 0, 100);
+  const consecutiveErrorLimit = int(r.consecutiveErrorLimit, 4, '/consecutive_error_limit', 0, 100);
   const deadlineSeconds = int(r.deadlineSeconds, intervalSeconds * 3, '/deadline_seconds', 1, 30 * 86400);
   const pauseDeadlineSeconds = int(r.pauseDeadlineSeconds, 86_400, '/pause_deadline_seconds', 60, 30 * 86400);
   if (issues.length > 0) throw new TarmacError('VALIDATION_FAILED', `the rollout is not valid: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`, { issues });
-  return { steps, intervalSeconds, gates, minSamples, minLabels, failureLimit, inconclusiveLimit, deadlineSeconds, pauseDeadlineSeconds };
+  return { steps, intervalSeconds, gates, minSamples, minLabels, failureLimit, inconclusiveLimit, consecutiveErrorLimit, deadlineSeconds, pauseDeadlineSeconds };
 }
