@@ -7,6 +7,7 @@ import { buildApp } from './api/index.ts';
 import { InProcessEventBus, NatsEventBus, type EventBus } from './bus/index.ts';
 import type { Config } from './config.ts';
 import { ExperimentService } from './delivery/experiments/index.ts';
+import { ApprovalService } from './delivery/approvals/index.ts';
 import { RolloutService } from './delivery/rollouts/index.ts';
 import { AlertingService, compareOutputProfiles, MonitorMetrics, MonitorService, type DatasetProfile } from './monitoring/index.ts';
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
@@ -135,11 +136,14 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     predictionLogger.addObserver((rows) => monitor.observe(rows));
     monitor.start(Math.min(5_000, config.monitor.windowSeconds * 250));
   }
-  const rollouts = new RolloutService({
+  // Four-eyes promotion and rollouts know each other: approvals promote rollouts; the controller asks before promoting.
+  const rollouts: RolloutService = new RolloutService({
     store: stores.rollouts, registry, audit, bus, clock, log: log.child({ component: 'rollouts' }),
     evidence: (model, version, variant, since, until) => monitor.variantEvidence(model, version, variant, since, until),
     compareOutputs: (canary, stable) => compareOutputProfiles(canary as DatasetProfile | null, stable as DatasetProfile | null),
+    promotionGate: (state) => approvals.gateAutomaticPromotion(state),
   });
+  const approvals: ApprovalService = new ApprovalService({ store: stores.rollouts, settings: stores.monitor, registry, rollouts: () => rollouts, audit, clock });
   rollouts.startController(5_000);
   const experiments = new ExperimentService({
     settings: stores.monitor, registry, routes, predictions: stores.predictions, audit, bus, clock,
@@ -173,7 +177,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
   const api = await buildApp({
-    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, experiments, routes, keys, audit, metrics, log,
+    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, approvals, experiments, routes, keys, audit, metrics, log,
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
       maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,

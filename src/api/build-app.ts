@@ -12,6 +12,7 @@ import { contractsRoutes } from './routes/contracts.routes.ts';
 import { datasetsRoutes } from './routes/datasets.routes.ts';
 import { monitorRoutes } from './routes/monitor.routes.ts';
 import { alertsRoutes } from './routes/alerts.routes.ts';
+import { approvalsRoutes } from './routes/approvals.routes.ts';
 import { experimentsRoutes, rolloutsRoutes } from './routes/rollouts.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { recordsRoutes } from './routes/records.routes.ts';
@@ -77,6 +78,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   monitorRoutes(app, deps);
   alertsRoutes(app, deps);
   rolloutsRoutes(app, deps);
+  approvalsRoutes(app, deps);
   experimentsRoutes(app, deps);
   adminRoutes(app, deps);
 

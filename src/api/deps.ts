@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { ApprovalService } from '../delivery/approvals/index.ts';
 import type { ExperimentService } from '../delivery/experiments/index.ts';
 import type { RolloutService } from '../delivery/rollouts/index.ts';
 import type { AlertingService, MonitorService } from '../monitoring/index.ts';
@@ -19,6 +20,7 @@ export interface ApiDeps {
   monitor: MonitorService;
   alerting: AlertingService;
   rollouts: RolloutService;
+  approvals: ApprovalService;
   experiments: ExperimentService;
   routes: RouteTable;
   keys: KeyService;

@@ -1,3 +1,4 @@
+import type { Approval } from '../delivery/approvals/index.ts';
 import type { Contract } from '../contracts/index.ts';
 import type { VersionLineage } from '../registry/index.ts';
 import type { AliasRecord, AuditRecord, ContractRecord, DeploymentRecord, DeploymentSpec, ModelRecord, VersionRecord } from '../store/index.ts';
@@ -168,5 +169,16 @@ export function contractView(record: ContractRecord, contract: Contract) {
     })),
     warnings: contract.warnings,
     document: record.document,
+  };
+}
+
+/** A four-eyes approval as the API shows it. */
+export function approvalView(a: Approval) {
+  const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+  return {
+    id: a.id, model: a.model, kind: a.kind, status: a.status, summary: a.summary,
+    ...(a.request ? { request: a.request } : {}), ...(a.rollout ? { rollout: a.rollout } : {}),
+    requested_by: a.requestedBy, requested_at: iso(a.requestedAt), expires_at: iso(a.expiresAt),
+    decided_by: a.decidedBy ?? null, decided_at: iso(a.decidedAt), reason: a.reason ?? null,
   };
 }

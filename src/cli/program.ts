@@ -6,6 +6,7 @@ import { addDatasetCommands } from './datasets.commands.ts';
 import { addDriftCommand } from './drift.command.ts';
 import { addExperimentsCommands } from './experiments.command.ts';
 import { addMonitorCommands, putReferenceProfile } from './monitor.commands.ts';
+import { addApprovalCommands, describePending, type PendingApproval } from './approvals.commands.ts';
 import { addRolloutCommands } from './rollout.commands.ts';
 import { referenceOf } from '../serving/reference-stats.ts';
 import { isTarmacError } from '../shared/errors.ts';
@@ -240,6 +241,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
   addExperimentsCommands(program, { emit, client });
   addMonitorCommands(program, { client, emit });
   addRolloutCommands(program, { client, emit });
+  addApprovalCommands(program, { client, emit });
 
   const alias = program.command('alias').description('movable names for versions');
   alias.command('set <name> <alias> <version>').description('point ALIAS of NAME at VERSION').action(async (name: string, aliasName: string, version: string) => {
@@ -288,7 +290,12 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
           },
         } : {}),
       };
-      const result = await client().request<{ revision: number; variants: { name: string; version: number; weight: number }[]; shadows: { name: string; version: number }[]; ready: boolean; validation: { policy: string; fallback_version?: number } | null }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, body);
+      const answer = await client().request<{ revision: number; variants: { name: string; version: number; weight: number }[]; shadows: { name: string; version: number }[]; ready: boolean; validation: { policy: string; fallback_version?: number } | null } | { approval: PendingApproval }>('PUT', `/v1/models/${encodeURIComponent(name)}/deployment`, body);
+      if ('approval' in answer) {
+        emit(answer, () => describePending(name, answer.approval));
+        return;
+      }
+      const result = answer;
       const fallbackNote = result.validation?.fallback_version !== undefined ? `; contract violations answered by version ${result.validation.fallback_version}` : '';
       const shadowNote = result.shadows?.length ? `; shadows ${result.shadows.map((s) => `${s.name}=v${s.version}`).join(', ')}` : '';
       const served = result.variants.length === 1 ? `version ${result.variants[0]!.version}` : result.variants.map((v) => `${v.name}=v${v.version} (${v.weight})`).join(', ');

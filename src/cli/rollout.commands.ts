@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { TarmacClient } from './client.ts';
+import { describePending, type PendingApproval } from './approvals.commands.ts';
 import { parseDuration } from './datasets.commands.ts';
 import { table, UsageError } from './output.ts';
 
@@ -63,9 +64,10 @@ export function addRolloutCommands(program: Command, ctx: RolloutContext): void 
   });
 
   for (const action of ['pause', 'resume', 'promote', 'abort'] as const) {
-    rollout.command(`${action} <model>`).description(`${action} the rollout (idempotent)`).action(async (model: string) => {
-      const r = await ctx.client().request<RolloutView>('POST', `/v1/models/${enc(model)}/rollout/${action}`);
-      ctx.emit(r, () => describe(r));
+    const description = action === 'promote' ? 'promote the rollout now (idempotent; under a four-eyes policy it waits for a second person)' : `${action} the rollout (idempotent)`;
+    rollout.command(`${action} <model>`).description(description).action(async (model: string) => {
+      const r = await ctx.client().request<RolloutView | { approval: PendingApproval }>('POST', `/v1/models/${enc(model)}/rollout/${action}`);
+      ctx.emit(r, () => ('approval' in r ? describePending(model, r.approval) : describe(r)));
     });
   }
 }

@@ -61,6 +61,15 @@ const MAX_DATASET_BATCHES = 1000;
  * The model registry: content-addressed artifacts, immutable numbered versions, aliases and the deployment pointer.
  * Every change is audited and announced on the bus.
  */
+/** A deployment change as a client submits it: one version (number or alias), or variants with weights and shadows. */
+export interface DeploymentRequest {
+  version?: number | string;
+  variants?: { name: string; version: number | string; weight: number }[];
+  shadows?: { name: string; version: number | string }[];
+  batching?: BatchingOverrides;
+  validation?: DeploymentSpec['validation'];
+}
+
 export class RegistryService {
   constructor(
     private readonly deps: {
@@ -249,6 +258,13 @@ export class RegistryService {
    * Makes one version serve all of `name`'s traffic (traffic splits come with progressive delivery). Throws
    * VALIDATION_FAILED naming `/validation/...` when the contract policy's fallback is missing, doubled or unsound.
    */
+  /** Applies a deployment request: a traffic split (setDeployment) when it names variants, else one version (deploy). */
+  async applyDeploymentRequest(name: string, request: DeploymentRequest, by: Principal): Promise<DeploymentRecord> {
+    const { batching, validation } = request;
+    if (request.variants) return this.setDeployment(name, { variants: request.variants, shadows: request.shadows, batching, validation }, by);
+    return this.deploy(name, request.version!, by, { batching, validation });
+  }
+
   async deploy(name: string, ref: string | number, by: Principal, options: { batching?: BatchingOverrides; validation?: DeploymentSpec['validation'] } = {}): Promise<DeploymentRecord> {
     const version = await this.resolveVersion(name, ref);
     const fallbackVersion = options.validation ? await this.checkValidation(version, options.validation) : undefined;

@@ -3,6 +3,8 @@ export type Permission =
   | 'models:read'
   | 'models:write'
   | 'deployments:write'
+  | 'deployments:promote'
+  | 'policies:write'
   | 'predict'
   | 'feedback:write'
   | 'keys:manage'
@@ -19,8 +21,8 @@ export const ROLES = ['admin', 'deployer', 'viewer', 'predictor'] as const;
 export type Role = (typeof ROLES)[number];
 
 const GRANTS: Record<Role, readonly Permission[]> = {
-  admin: ['models:read', 'models:write', 'deployments:write', 'predict', 'feedback:write', 'keys:manage', 'audit:read', 'metrics:read', 'datasets:read', 'datasets:write', 'alerts:write'],
-  deployer: ['models:read', 'models:write', 'deployments:write', 'predict', 'feedback:write', 'metrics:read', 'datasets:read', 'datasets:write', 'alerts:write'],
+  admin: ['models:read', 'models:write', 'deployments:write', 'deployments:promote', 'policies:write', 'predict', 'feedback:write', 'keys:manage', 'audit:read', 'metrics:read', 'datasets:read', 'datasets:write', 'alerts:write'],
+  deployer: ['models:read', 'models:write', 'deployments:write', 'deployments:promote', 'predict', 'feedback:write', 'metrics:read', 'datasets:read', 'datasets:write', 'alerts:write'],
   viewer: ['models:read', 'metrics:read', 'datasets:read'],
   // Inference clients read model metadata (V2 GET /v2/models/{m}) to build their requests.
   predictor: ['models:read', 'predict', 'feedback:write'],

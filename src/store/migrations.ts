@@ -359,6 +359,21 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('monitor_windows_model_start_v2_idx').on('monitor_windows').columns(['model', 'window_start']).execute();
       },
     },
+    '0013_approvals': {
+      async up(db: AnyDb): Promise<void> {
+        // Four-eyes promotions: a change that waits for a second person.
+        await db.schema
+          .createTable('approvals')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('model', 'text', notNull)
+          .addColumn('status', 'text', notNull)
+          .addColumn('document', 'text', notNull)
+          .addColumn('created_at', 'bigint', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .execute();
+        await db.schema.createIndex('approvals_model_created_idx').on('approvals').columns(['model', 'created_at']).execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

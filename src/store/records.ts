@@ -501,8 +501,23 @@ export interface RolloutRow {
   updatedAt: number;
 }
 
-/** Rollouts, and leases that make a singleton job run on one replica at a time. */
+/** A four-eyes approval as stored: its document (the delivery module's Approval) and its status for queries. */
+export interface ApprovalRow {
+  id: string;
+  model: string;
+  status: string;
+  document: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Rollouts, four-eyes approvals, and leases that make a singleton job run on one replica at a time. */
 export interface RolloutStore {
+  /** Inserts an approval, or updates it only while its stored status is still `expectStatus` (false otherwise). */
+  putApproval(row: ApprovalRow, expectStatus?: string): Promise<boolean>;
+  getApproval(id: string): Promise<ApprovalRow | undefined>;
+  /** A model's approvals, newest first, optionally of one status. */
+  listApprovals(model: string, options: { status?: string; limit: number }): Promise<ApprovalRow[]>;
   putRollout(row: RolloutRow): Promise<void>;
   /** The newest rollout of a model. */
   latestRollout(model: string): Promise<RolloutRow | undefined>;

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { writeTransaction } from './dialect.ts';
 import type { StoreConnection } from './dialect.ts';
-import type { RolloutRow, RolloutStore } from './records.ts';
+import type { ApprovalRow, RolloutRow, RolloutStore } from './records.ts';
 import type { Database } from './schema.ts';
 
 /** Rollouts and leases on SQLite or PostgreSQL. */
@@ -33,6 +33,38 @@ export class KyselyRolloutStore implements RolloutStore {
     return rows.map(toRow);
   }
 
+  /**
+   * Inserts an approval; with `expectStatus`, updates it only while its stored status is still that (a compare-and-set,
+   * so two people deciding at once cannot both win). Returns false when the status had moved on.
+   */
+  async putApproval(a: ApprovalRow, expectStatus?: string): Promise<boolean> {
+    if (expectStatus === undefined) {
+      await this.db.insertInto('approvals')
+        .values({ id: a.id, model: a.model, status: a.status, document: a.document, created_at: a.createdAt, updated_at: a.updatedAt })
+        .execute();
+      return true;
+    }
+    const result = await this.db.updateTable('approvals')
+      .set({ status: a.status, document: a.document, updated_at: a.updatedAt })
+      .where('id', '=', a.id).where('status', '=', expectStatus)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** One approval by id. */
+  async getApproval(id: string): Promise<ApprovalRow | undefined> {
+    const row = await this.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toApproval(row) : undefined;
+  }
+
+  /** A model's approvals, newest first. */
+  async listApprovals(model: string, options: { status?: string; limit: number }): Promise<ApprovalRow[]> {
+    const rows = await this.db.selectFrom('approvals').selectAll().where('model', '=', model)
+      .$if(options.status !== undefined, (q) => q.where('status', '=', options.status!))
+      .orderBy('created_at', 'desc').limit(options.limit).execute();
+    return rows.map(toApproval);
+  }
+
   /** Takes the lease when it is free, expired or already ours (in one transaction, so two replicas never both win). */
   acquireLease(name: string, holder: string, now: number, until: number): Promise<boolean> {
     return writeTransaction(this.conn, async (trx) => {
@@ -47,4 +79,8 @@ export class KyselyRolloutStore implements RolloutStore {
 
 function toRow(r: { id: string; model: string; status: string; state: string; created_at: number; updated_at: number }): RolloutRow {
   return { id: r.id, model: r.model, status: r.status, state: r.state, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
+}
+
+function toApproval(r: { id: string; model: string; status: string; document: string; created_at: number; updated_at: number }): ApprovalRow {
+  return { id: r.id, model: r.model, status: r.status, document: r.document, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
 }

@@ -7,6 +7,7 @@ import type { Generated } from 'kysely';
 export interface Database {
   rollouts: RolloutsTable;
   leases: LeasesTable;
+  approvals: ApprovalsTable;
   deployment_revisions: DeploymentRevisionsTable;
   alert_config: AlertConfigTable;
   reference_profiles: ReferenceProfilesTable;
@@ -270,6 +271,16 @@ export interface RolloutsTable {
   status: string;
   /** JSON RolloutRecord. */
   state: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ApprovalsTable {
+  id: string;
+  model: string;
+  status: string;
+  /** JSON Approval (the delivery module's). */
+  document: string;
   created_at: number;
   updated_at: number;
 }

@@ -3,6 +3,7 @@ import type { Task } from '../../runtime/types.ts';
 import { TarmacError } from '../../shared/errors.ts';
 import type { DeploymentSpec } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
+import { approvalView } from '../views.ts';
 import { sendProblem, toTarmacError } from '../problem.ts';
 import { aliasView, deploymentView, lineageView, modelView, versionView } from '../views.ts';
 import { aliasBodySchema, deploymentBodySchema, modelNameParam, modelVersionParams, registerVersionSchema } from '../schemas.ts';
@@ -162,8 +163,8 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     batching?: { enabled?: boolean; max_batch_size?: number; max_queue_delay_ms?: number }; validation?: ValidationBody;
   } }>('/v1/models/:name/deployment', {
     config: { permission: 'deployments:write' },
-    schema: { tags: ['deployments'], summary: 'Serve one version (number or alias) or a traffic split with optional shadows; loads every version before switching traffic', params: modelNameParam, body: deploymentBodySchema },
-  }, async (request) => {
+    schema: { tags: ['deployments'], summary: 'Serve one version (number or alias) or a traffic split with optional shadows; loads every version before switching traffic. Under a four-eyes policy a change that gives a version the majority of the traffic waits for a second person (202 with the pending approval)', params: modelNameParam, body: deploymentBodySchema },
+  }, async (request, reply) => {
     const b = request.body.batching;
     const batching = b && Object.fromEntries(Object.entries({
       enabled: b.enabled, maxBatchSize: b.max_batch_size, maxQueueDelayMs: b.max_queue_delay_ms,
@@ -174,12 +175,15 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
       ...(v.fallback !== undefined ? { fallback: v.fallback } : {}),
       ...(v.fallback_version !== undefined ? { fallbackVersion: v.fallback_version } : {}),
     };
-    const record = request.body.variants
-      ? await deps.registry.setDeployment(request.params.name, { variants: request.body.variants, shadows: request.body.shadows, batching, validation }, request.principal)
-      : await deps.registry.deploy(request.params.name, request.body.version!, request.principal, { batching, validation });
+    const gated = await deps.approvals.deploy(request.params.name, {
+      ...(request.body.variants ? { variants: request.body.variants, shadows: request.body.shadows } : { version: request.body.version! }),
+      batching, validation,
+    }, request.principal);
+    // Four-eyes: a promotion waits for a second person.
+    if ('pending' in gated) return reply.code(202).send({ approval: approvalView(gated.pending) });
     // Answer once this replica serves the new version, so a client that deploys then predicts sees it.
     await deps.routes.refresh(request.params.name);
-    return deploymentView(record, deps.predict.isReady(request.params.name));
+    return deploymentView(gated.applied, deps.predict.isReady(request.params.name));
   });
 
   app.get<{ Params: NameParams; Querystring: { limit?: string; at?: string } }>('/v1/models/:name/deployment/revisions', {

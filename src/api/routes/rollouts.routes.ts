@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ExperimentRequest } from '../../delivery/experiments/index.ts';
 import type { RolloutRequest, RolloutState } from '../../delivery/rollouts/index.ts';
 import type { ApiDeps } from '../deps.ts';
+import { approvalView } from '../views.ts';
 
 type NameParams = { name: string };
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } } as const;
@@ -67,7 +68,7 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
     schema: { tags, summary: 'The model\'s newest rollout: status, step, every analysis with each gate\'s numbers', params: nameParam },
   }, async (request) => rolloutView(await deps.rollouts.status(request.params.name)));
 
-  for (const action of ['pause', 'resume', 'promote', 'abort'] as const) {
+  for (const action of ['pause', 'resume', 'abort'] as const) {
     app.post<{ Params: NameParams }>(`/v1/models/:name/rollout/${action}`, {
       config: { permission: 'deployments:write' },
       schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)} the rollout (idempotent)`, params: nameParam },
@@ -77,6 +78,19 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return rolloutView(state);
     });
   }
+
+  app.post<{ Params: NameParams }>('/v1/models/:name/rollout/promote', {
+    config: { permission: 'deployments:promote' },
+    schema: {
+      tags, params: nameParam,
+      summary: 'Promote the rollout now (idempotent); under a four-eyes policy the promotion waits for a second person (202 with the pending approval)',
+    },
+  }, async (request, reply) => {
+    const gated = await deps.approvals.promoteRollout(request.params.name, request.principal);
+    if ('pending' in gated) return reply.code(202).send({ approval: approvalView(gated.pending) });
+    await deps.routes.refresh(request.params.name);
+    return rolloutView(gated.applied);
+  });
 }
 
 /** Live A/B experiments over HTTP: start (sticky assignment of units to the deployment's variants), read out, stop. */

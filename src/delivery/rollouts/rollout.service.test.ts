@@ -42,7 +42,7 @@ test('analyses that cannot run are counted; past the limit the rollout pauses, a
     resolveVersion: async () => ({ version: 2 }),
   } as unknown as ConstructorParameters<typeof RolloutService>[0]['registry'];
   const rollouts = new RolloutService({
-    store: stores.rollouts, registry, audit: new AuditLog({ audit: stores.audit, clock, log }), bus: new InProcessEventBus(), clock, log,
+    store: stores.rollouts, registry, audit: new AuditLog({ audit: stores.audit, clock, log }), bus: new InProcessEventBus({ log }), clock, log,
     evidence: async () => {
       if (broken) throw new Error('the monitor store is unreachable');
       return { rows: 0, errors: 0, latencyP99: null, labels: 0, accuracy: null };

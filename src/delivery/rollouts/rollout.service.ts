@@ -105,6 +105,11 @@ export class RolloutService {
       store: RolloutStore;
       registry: Pick<RegistryService, 'getDeployment' | 'setDeployment' | 'rollback' | 'resolveVersion'>;
       evidence: EvidenceSource;
+      /**
+       * Asked before the controller promotes on its own: undefined to go ahead, or the id of the four-eyes approval
+       * the promotion waits for (the rollout then pauses until a second person approves, rejects or it times out).
+       */
+      promotionGate?: (state: RolloutState) => Promise<string | undefined>;
       /** Compares the variants' predictions for the prediction_drift gate (the monitor's profile drift). */
       compareOutputs?: OutputComparison;
       audit: AuditLog;
@@ -270,6 +275,11 @@ export class RolloutService {
     if (result.outcome === 'pass') {
       // The last step is 100%: with no stable traffic left to compare against, passing the step before it promotes.
       if (state.stepIndex >= state.steps.length - 2) {
+        const approval = await this.deps.promotionGate?.(state);
+        if (approval) {
+          await this.finishStep(state, { status: 'paused', reason: `every step passed; the promotion waits for a second person's approval (tarmac approvals approve ${state.model} ${approval})` }, by, 'rollout.pause');
+          return;
+        }
         await this.deps.registry.setDeployment(state.model, { variants: [{ name: 'stable', version: state.canaryVersion, weight: 100 }] }, by);
         await this.finishStep(state, { status: 'promoted', reason: 'every step passed its analysis' }, by, 'rollout.promote');
         return;
