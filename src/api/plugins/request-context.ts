@@ -23,7 +23,8 @@ export function registerRequestContext(app: FastifyInstance): void {
     request[CONTEXT] = context;
     runWithRequestContext(context, done);
   });
-  // Body parsing continues from the socket's stream events, outside the context; enter it again for the handler.
+  // Defensive, as @fastify/request-context does: a body parser driven by stream events could leave the context;
+  // entering it again after parsing guarantees the handler runs inside it.
   app.addHook('preValidation', (request: WithContext, _reply, done) => {
     const context = request[CONTEXT];
     if (context) runWithRequestContext(context, done);
