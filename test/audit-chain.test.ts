@@ -75,7 +75,12 @@ function suite(name: string, open: Opener, skip: string | false): void {
         await appendN(f, 5);
         assert.ok(await f.checkpointer.checkpoint());
         assert.equal(await f.checkpointer.checkpoint(), undefined, 'no checkpoint while the head has not moved');
+        // Another replica sharing the store does not write while this one holds the lease.
+        const otherReplica = new AuditCheckpointer({
+          audit: f.stores.audit, leases: f.stores.rollouts, key: f.key, dir: f.dir, holder: 'other', intervalSeconds: 300, clock: new FakeClock(), log,
+        });
         await appendN(f, 3);
+        assert.equal(await otherReplica.checkpoint(), undefined, 'the lease holder alone writes checkpoints');
         assert.ok(await f.checkpointer.checkpoint());
         const report = await f.verifier.verify();
         assert.deepEqual(report.problems, []);
