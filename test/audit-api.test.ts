@@ -148,6 +148,9 @@ function suite(name: string, env: () => Record<string, string>, skip: string | f
       const lines = (await readFile(out, 'utf8')).trim().split('\n');
       assert.match(exported.stdout, new RegExp(`wrote ${lines.length} audit entries`));
       assert.equal(verifyAuditEntries(lines.map(fromExportLine)).ok, true);
+      const toStdout = await runCli(['audit', 'export', '--since', String(lines.length - 1)], cliEnv);
+      assert.equal(toStdout.code, 0, toStdout.stderr);
+      assert.deepEqual(toStdout.stdout.trim().split('\n').map((l) => fromExportLine(l).seq), [lines.length]);
 
       await t.tarmac.database.db.updateTable('audit_events').set({ actor: 'mallory' }).where('seq', '=', 2).execute();
       const tampered = await runCli(['audit', 'verify', '--checkpoints', checkpoints, '--public-key', publicKey], cliEnv);
