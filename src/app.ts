@@ -13,7 +13,7 @@ import { AlertingService, compareOutputProfiles, MonitorMetrics, MonitorService,
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
-import { AuditLog, KeyService } from './security/index.ts';
+import { AuditCheckpointer, AuditLog, AuditVerifyService, KeyService, loadOrCreateSigningKey } from './security/index.ts';
 import {
   FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics, StorePredictionSink,
   WorkerPredictionSink,
@@ -34,6 +34,9 @@ export interface Tarmac {
   contracts: ContractService;
   keys: KeyService;
   audit: AuditLog;
+  /** Writes signed checkpoints of the audit chain's head outside the database. */
+  auditCheckpoints: AuditCheckpointer;
+  auditVerify: AuditVerifyService;
   /** The event bus every service announces changes on. */
   bus: EventBus;
   routes: RouteTable;
@@ -87,7 +90,14 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   collectDefaultMetrics({ register: metrics, prefix: 'tarmac_process_' });
   const servingMetrics = new ServingMetrics(metrics);
 
-  const audit = new AuditLog({ audit: stores.audit, clock, log: log.child({ component: 'audit' }) });
+  const audit = new AuditLog({ audit: stores.audit, clock, log: log.child({ component: 'audit' }), unitOfWork: stores.unitOfWork });
+  const signingKey = await loadOrCreateSigningKey(path.join(config.dataDir, 'audit-signing.key'), path.join(config.dataDir, 'audit-signing.pub'));
+  const auditCheckpoints = new AuditCheckpointer({
+    audit: stores.audit, leases: stores.rollouts, key: signingKey, dir: config.audit.checkpointDir, holder: config.replica,
+    intervalSeconds: config.audit.checkpointSeconds, clock, log: log.child({ component: 'audit-checkpoints' }),
+  });
+  auditCheckpoints.start();
+  const auditVerify = new AuditVerifyService({ audit: stores.audit, checkpointDir: config.audit.checkpointDir, publicKeys: [signingKey.publicKey] });
   const keys = new KeyService({ keys: stores.keys, audit, bus, clock });
   await keys.refresh();
   const contracts = new ContractService({ contracts: stores.contracts, audit, bus, clock });
@@ -177,7 +187,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
   const api = await buildApp({
-    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, approvals, experiments, routes, keys, audit, metrics, log,
+    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, approvals, experiments, routes, keys, audit, auditVerify, metrics, log,
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
       maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,
@@ -188,7 +198,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
 
   let closed = false;
   return {
-    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, alerting, rollouts, experiments, predictionLogger, database, metrics,
+    config, log, api, registry, contracts, keys, audit, auditCheckpoints, auditVerify, bus, routes, datasets, ingest, monitor, alerting, rollouts, experiments, predictionLogger, database, metrics,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
     },
@@ -201,6 +211,8 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       await predictionLogger.close();
       await monitor.close();
       await alerting.close();
+      // After every other writer stopped, so the final checkpoint covers their last entries.
+      await auditCheckpoints.close().catch((err: unknown) => log.error({ err }, 'final audit checkpoint failed'));
       await bus.close();
       // Sessions first (each after its last request), then the threads that hold them, then the routes' bookkeeping.
       await pool.close();

@@ -32,3 +32,15 @@ test('a malformed variable stops the start with CONFIG_INVALID naming it', () =>
       err.code === 'CONFIG_INVALID' && err.details?.variable === name, `${name}=${value}`);
   }
 });
+
+test('audit checkpoints: every 300 s into <data dir>/audit-checkpoints by default; both can be set; a bad interval is refused', () => {
+  const defaults = loadConfig({ TARMAC_DATA_DIR: '/srv/tarmac' });
+  assert.deepEqual(defaults.audit, { checkpointSeconds: 300, checkpointDir: path.resolve('/srv/tarmac/audit-checkpoints') });
+  assert.equal(loadConfig({}, { dataDir: '/other' }).audit.checkpointDir, path.resolve('/other/audit-checkpoints'));
+  const set = loadConfig({ TARMAC_AUDIT_CHECKPOINT_SECONDS: '60', TARMAC_AUDIT_CHECKPOINT_DIR: '/mnt/worm/audit' });
+  assert.deepEqual(set.audit, { checkpointSeconds: 60, checkpointDir: '/mnt/worm/audit' });
+  for (const value of ['0', 'often', '1.5']) {
+    assert.throws(() => loadConfig({ TARMAC_AUDIT_CHECKPOINT_SECONDS: value }), (err: { code?: string; details?: { variable?: string } }) =>
+      err.code === 'CONFIG_INVALID' && err.details?.variable === 'TARMAC_AUDIT_CHECKPOINT_SECONDS');
+  }
+});

@@ -43,6 +43,8 @@ export interface Config {
   replica: string;
   /** Key for hashing PII in `mask` transformations; unset: a random key kept in `dataDir/pii-hash.key`. */
   piiHashKey: string | undefined;
+  /** Signed audit checkpoints: how often (seconds) and where the append-only checkpoint file is kept. */
+  audit: { checkpointSeconds: number; checkpointDir: string };
   /** The live monitor: on/off, its window size and how long a window waits for late events. */
   monitor: { enabled: boolean; windowSeconds: number; graceSeconds: number; maxProfiledRows: number };
 }
@@ -123,6 +125,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     cluster: clusterVar(env),
     replica: (env.TARMAC_REPLICA_ID || os.hostname()).slice(0, 200),
     piiHashKey: env.TARMAC_PII_HASH_KEY || undefined,
+    audit: {
+      checkpointSeconds: intVar(env, 'TARMAC_AUDIT_CHECKPOINT_SECONDS', 300, 1, 86_400),
+      checkpointDir: path.resolve(env.TARMAC_AUDIT_CHECKPOINT_DIR || path.join(overrides.dataDir ?? env.TARMAC_DATA_DIR ?? '.tarmac', 'audit-checkpoints')),
+    },
     monitor: {
       enabled: boolVar(env, 'TARMAC_MONITOR', true),
       windowSeconds: intVar(env, 'TARMAC_MONITOR_WINDOW_SECONDS', 300, 1, 86_400),

@@ -5,6 +5,7 @@ import { TarmacError } from '../shared/errors.ts';
 import type { ApiDeps } from './deps.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerHttpMetrics } from './plugins/http-metrics.ts';
+import { registerRequestContext } from './plugins/request-context.ts';
 import { sendProblem, toTarmacError } from './problem.ts';
 import { problemSchema } from './schemas.ts';
 import { adminRoutes } from './routes/admin.routes.ts';
@@ -59,6 +60,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(problemSchema);
 
   registerHttpMetrics(app, deps.metrics);
+  registerRequestContext(app);
   registerAuth(app, deps);
 
   app.setErrorHandler((err, request, reply) => {

@@ -5,7 +5,7 @@ import type { RolloutService } from '../delivery/rollouts/index.ts';
 import type { AlertingService, MonitorService } from '../monitoring/index.ts';
 import type { DatasetService, IngestService } from '../pipelines/index.ts';
 import type { ContractService, RegistryService } from '../registry/index.ts';
-import type { AuditLog, KeyService } from '../security/index.ts';
+import type { AuditLog, AuditVerifyService, KeyService } from '../security/index.ts';
 import type { FeedbackService, PredictService, RouteTable } from '../serving/index.ts';
 import type { Logger } from '../shared/logger.ts';
 
@@ -25,6 +25,8 @@ export interface ApiDeps {
   routes: RouteTable;
   keys: KeyService;
   audit: AuditLog;
+  /** Verifies the audit chain against the signed checkpoints and streams it for export. */
+  auditVerify: AuditVerifyService;
   metrics: Registry;
   log: Logger;
   limits: { bodyLimitBytes: number; maxArtifactBytes: number; maxContractBytes?: number; maxUploadBytes: number; maxIngestRecords: number };

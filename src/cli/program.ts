@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ApiError, clientOptionsFrom, TarmacClient } from './client.ts';
+import { addAuditCommands } from './audit.commands.ts';
 import { addDatasetCommands } from './datasets.commands.ts';
 import { addDriftCommand } from './drift.command.ts';
 import { addExperimentsCommands } from './experiments.command.ts';
@@ -242,6 +243,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
   addMonitorCommands(program, { client, emit });
   addRolloutCommands(program, { client, emit });
   addApprovalCommands(program, { client, emit });
+  addAuditCommands(program, { client, emit, env, setExitCode: (code) => { process.exitCode = code; } });
 
   const alias = program.command('alias').description('movable names for versions');
   alias.command('set <name> <alias> <version>').description('point ALIAS of NAME at VERSION').action(async (name: string, aliasName: string, version: string) => {

@@ -82,9 +82,12 @@ export class AlertingService {
   async configure(input: unknown, by: Principal): Promise<AlertConfig> {
     const config = parseConfig(input);
     await this.apply(config);
-    await this.deps.store.putAlertConfig(JSON.stringify(config), by.id, this.deps.clock.now());
-    await this.deps.audit.record(by, 'alerts.configure', 'alerts:config', {
-      channels: config.channels.map((c) => `${c.name}:${c.type}`), rules: config.rules.map((r) => r.name),
+    // The stored configuration and its audit entry commit together, or neither does.
+    await this.deps.audit.atomically(async () => {
+      await this.deps.store.putAlertConfig(JSON.stringify(config), by.id, this.deps.clock.now());
+      await this.deps.audit.record(by, 'alerts.configure', 'alerts:config', {
+        channels: config.channels.map((c) => `${c.name}:${c.type}`), rules: config.rules.map((r) => r.name),
+      });
     });
     return this.config();
   }

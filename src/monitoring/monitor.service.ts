@@ -349,12 +349,14 @@ export class MonitorService {
     }
     const text = JSON.stringify(profile.toJSON());
     const stored = calibration ? JSON.stringify({ ...JSON.parse(text) as object, cbpe: { calibration: calibration.toJSON(), positive: record.signature.classLabels![1] } }) : text;
-    await this.deps.store.putReference({ model, version, rows: profile.rows, profile: stored, source, createdAt: this.deps.clock.now() });
+    await this.deps.audit.atomically(async () => {
+      await this.deps.store.putReference({ model, version, rows: profile.rows, profile: stored, source, createdAt: this.deps.clock.now() });
+      await this.deps.audit.record(by, 'monitor.reference.set', `model:${model}/${version}`, {
+        rows: profile.rows, columns: [...profile.columns.keys()], source, scored_sample: sample?.records.length ?? 0, cbpe: calibration !== null,
+      });
+    });
     this.contexts.delete(`${model}\u0000${version}`);
     this.ready.delete(`${model}\u0000${version}`);
-    await this.deps.audit.record(by, 'monitor.reference.set', `model:${model}/${version}`, {
-      rows: profile.rows, columns: [...profile.columns.keys()], source, scored_sample: sample?.records.length ?? 0, cbpe: calibration !== null,
-    });
     return { rows: profile.rows, columns: [...profile.columns.keys()], calibrated: calibration ? calibration.calibrated : null };
   }
 
@@ -365,14 +367,19 @@ export class MonitorService {
   async setBusinessMetrics(model: string, input: unknown, by: Principal): Promise<BusinessMetricSpec[]> {
     const compiled = compileBusinessMetrics(input);
     const specs = compiled.map((c) => c.spec);
-    await this.deps.settings.putSetting(`business:${model}`, JSON.stringify(specs), by.id, this.deps.clock.now());
+    await this.deps.audit.atomically(async () => {
+      const before = await this.deps.settings.getSetting(`business:${model}`);
+      await this.deps.settings.putSetting(`business:${model}`, JSON.stringify(specs), by.id, this.deps.clock.now());
+      await this.deps.audit.record(by, 'monitor.business_metrics.set', `model:${model}`, {
+        metrics: specs.map((m) => m.name), before: before ? JSON.parse(before.document) as unknown : null, after: specs,
+      });
+    });
     for (const key of [...this.contexts.keys()]) {
       if (key.startsWith(`${model}\u0000`)) {
         this.contexts.delete(key);
         this.ready.delete(key);
       }
     }
-    await this.deps.audit.record(by, 'monitor.business_metrics.set', `model:${model}`, { metrics: specs.map((m) => m.name) });
     return specs;
   }
 
@@ -382,14 +389,19 @@ export class MonitorService {
    */
   async setDriftSettings(model: string, input: unknown, by: Principal): Promise<ProfileDriftOptions> {
     const settings = parseDriftSettings(input);
-    await this.deps.settings.putSetting(`drift:${model}`, JSON.stringify(settings), by.id, this.deps.clock.now());
+    await this.deps.audit.atomically(async () => {
+      const before = await this.deps.settings.getSetting(`drift:${model}`);
+      await this.deps.settings.putSetting(`drift:${model}`, JSON.stringify(settings), by.id, this.deps.clock.now());
+      await this.deps.audit.record(by, 'monitor.drift_settings.set', `model:${model}`, {
+        ...settings, before: before ? JSON.parse(before.document) as unknown : null, after: settings,
+      });
+    });
     for (const key of [...this.contexts.keys()]) {
       if (key.startsWith(`${model}\u0000`)) {
         this.contexts.delete(key);
         this.ready.delete(key);
       }
     }
-    await this.deps.audit.record(by, 'monitor.drift_settings.set', `model:${model}`, { ...settings });
     return settings;
   }
 

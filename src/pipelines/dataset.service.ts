@@ -90,23 +90,27 @@ export class DatasetService {
     }
     if (issues.length > 0) throw invalid(issues);
     const now = this.deps.clock.now();
-    const dataset = await this.deps.datasets.create({
-      name: spec.name,
-      description: spec.description ?? '',
-      contract: { name: contractRecord.name, version: contractRecord.version },
-      keyFields,
-      eventTimeField,
-      windowSeconds,
-      allowedLatenessSeconds,
-      transforms,
-      natsSubject: spec.natsSubject ?? null,
-      createdBy: by.id,
-      createdAt: now,
-    });
-    await this.deps.audit.record(by, 'dataset.create', `dataset:${dataset.name}`, {
-      contract: `${dataset.contract.name}@${dataset.contract.version}`, key: keyFields, event_time: eventTimeField,
-      window_seconds: windowSeconds, allowed_lateness_seconds: allowedLatenessSeconds, transforms: transforms.length,
-      nats_subject: dataset.natsSubject,
+    // The dataset and its audit entry commit together, or neither does; the event follows the commit.
+    const dataset = await this.deps.audit.atomically(async () => {
+      const created = await this.deps.datasets.create({
+        name: spec.name,
+        description: spec.description ?? '',
+        contract: { name: contractRecord.name, version: contractRecord.version },
+        keyFields,
+        eventTimeField,
+        windowSeconds,
+        allowedLatenessSeconds,
+        transforms,
+        natsSubject: spec.natsSubject ?? null,
+        createdBy: by.id,
+        createdAt: now,
+      });
+      await this.deps.audit.record(by, 'dataset.create', `dataset:${created.name}`, {
+        contract: `${created.contract.name}@${created.contract.version}`, key: keyFields, event_time: eventTimeField,
+        window_seconds: windowSeconds, allowed_lateness_seconds: allowedLatenessSeconds, transforms: transforms.length,
+        nats_subject: created.natsSubject,
+      });
+      return created;
     });
     await this.deps.bus.publish('dataset.created', { name: dataset.name, natsSubject: dataset.natsSubject, by: by.id });
     return dataset;
@@ -130,8 +134,10 @@ export class DatasetService {
     }
     if (issues.length > 0) throw invalid(issues);
     const previous = dataset.contract.version;
-    await this.deps.datasets.updateContract(dataset.id, { name: record.name, version: record.version }, this.deps.clock.now());
-    await this.deps.audit.record(by, 'dataset.contract.set', `dataset:${name}`, { before: previous, after: record.version });
+    await this.deps.audit.atomically(async () => {
+      await this.deps.datasets.updateContract(dataset.id, { name: record.name, version: record.version }, this.deps.clock.now());
+      await this.deps.audit.record(by, 'dataset.contract.set', `dataset:${name}`, { before: previous, after: record.version });
+    });
     return this.get(name);
   }
 

@@ -94,17 +94,23 @@ export class ContractService {
         });
       }
     }
-    const record = await this.deps.contracts.add({
-      name: contract.name,
-      odcsVersion: contract.version,
-      document: yamlText,
-      sha256,
-      compatibility: contract.compatibility,
-      createdBy: by.id,
-      createdAt: this.deps.clock.now(),
+    // The new version and its audit entry commit together, or neither does; the event follows the commit.
+    const record = await this.deps.audit.atomically(async () => {
+      const added = await this.deps.contracts.add({
+        name: contract.name,
+        odcsVersion: contract.version,
+        document: yamlText,
+        sha256,
+        compatibility: contract.compatibility,
+        createdBy: by.id,
+        createdAt: this.deps.clock.now(),
+      });
+      await this.deps.audit.record(by, 'contract.register', `contract:${added.name}/${added.version}`, {
+        sha256, created: true, before: latest ? { version: latest.version, sha256: latest.sha256 } : null, after: { version: added.version, sha256 },
+      });
+      return added;
     });
     this.parsed.set(sha256, contract);
-    await this.deps.audit.record(by, 'contract.register', `contract:${record.name}/${record.version}`, { sha256, created: true });
     await this.deps.bus.publish('contract.registered', { name: record.name, version: record.version, sha256, by: by.id });
     return { record, contract, created: true };
   }

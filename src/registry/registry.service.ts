@@ -151,7 +151,9 @@ export class RegistryService {
     const parsed = parseOnnxModel(bytes, { features: input.features, task: input.task, classLabels: input.classLabels });
     const contract = input.contract === undefined ? undefined : await this.bindContract(input.contract, parsed.signature);
     const reference = input.reference === undefined ? undefined : checkReference(input.reference, parsed.signature);
-    const version = await this.deps.models.addVersion({
+    // The version and its audit entry commit together (or neither does); the event follows the commit.
+    const version = await this.deps.audit.atomically(async () => {
+      const added = await this.deps.models.addVersion({
       modelName: input.name,
       artifactSha256: input.artifactSha256,
       artifactSize: bytes.byteLength,
@@ -165,12 +167,14 @@ export class RegistryService {
       contract: contract ?? null,
       reference: reference ?? null,
       model: { description: input.description ?? '', owner: input.owner ?? by.name, tags },
-    });
-    await this.deps.audit.record(by, 'version.register', `model:${input.name}/${version.version}`, {
-      sha256: input.artifactSha256,
-      ...(contract ? { contract: `${contract.name}@${contract.version}` } : {}),
-      ...(lineage.datasetBatches ? { dataset_batches: lineage.datasetBatches } : {}),
-      ...(reference ? { reference: { rows: reference.rows, source: reference.source } } : {}),
+      });
+      await this.deps.audit.record(by, 'version.register', `model:${input.name}/${added.version}`, {
+        sha256: input.artifactSha256,
+        ...(contract ? { contract: `${contract.name}@${contract.version}` } : {}),
+        ...(lineage.datasetBatches ? { dataset_batches: lineage.datasetBatches } : {}),
+        ...(reference ? { reference: { rows: reference.rows, source: reference.source } } : {}),
+      });
+      return added;
     });
     await this.deps.bus.publish('version.registered', { model: input.name, version: version.version, sha256: input.artifactSha256, by: by.id });
     return version;
@@ -237,8 +241,13 @@ export class RegistryService {
     assertAliasName(alias);
     const version = await this.resolveVersion(name, ref);
     const at = this.deps.clock.now();
-    const previous = await this.deps.models.setAlias(name, alias, version.version, by.id, at);
-    await this.deps.audit.record(by, 'alias.set', `model:${name}/alias:${alias}`, { version: version.version, previous: previous ?? null });
+    const previous = await this.deps.audit.atomically(async () => {
+      const before = await this.deps.models.setAlias(name, alias, version.version, by.id, at);
+      await this.deps.audit.record(by, 'alias.set', `model:${name}/alias:${alias}`, {
+        version: version.version, previous: before ?? null, before: before ?? null, after: version.version,
+      });
+      return before;
+    });
     await this.deps.bus.publish('alias.moved', { model: name, alias, version: version.version, previous: previous ?? null, by: by.id });
     return { modelName: name, alias, version: version.version, updatedBy: by.id, updatedAt: at };
   }
@@ -247,11 +256,13 @@ export class RegistryService {
   async deleteAlias(name: string, alias: string, by: Principal): Promise<void> {
     await this.requireModel(name);
     const existing = (await this.deps.models.listAliases(name)).find((a) => a.alias === alias);
-    if (!existing || !(await this.deps.models.deleteAlias(name, alias))) {
-      throw new TarmacError('REGISTRY_ALIAS_NOT_FOUND', `model "${name}" has no alias "${alias}"`, { details: { model: name, alias } });
-    }
-    await this.deps.audit.record(by, 'alias.delete', `model:${name}/alias:${alias}`, { previous: existing.version });
-    await this.deps.bus.publish('alias.moved', { model: name, alias, version: null, previous: existing.version, by: by.id });
+    await this.deps.audit.atomically(async () => {
+      if (!existing || !(await this.deps.models.deleteAlias(name, alias))) {
+        throw new TarmacError('REGISTRY_ALIAS_NOT_FOUND', `model "${name}" has no alias "${alias}"`, { details: { model: name, alias } });
+      }
+      await this.deps.audit.record(by, 'alias.delete', `model:${name}/alias:${alias}`, { previous: existing.version, before: existing.version, after: null });
+    });
+    await this.deps.bus.publish('alias.moved', { model: name, alias, version: null, previous: existing!.version, by: by.id });
   }
 
   /**
@@ -271,23 +282,28 @@ export class RegistryService {
     // Refuse before switching anything when the artifact is missing or no longer matches its hash.
     await this.deps.blobs.get(version.artifactSha256);
     if (fallbackVersion) await this.deps.blobs.get(fallbackVersion.artifactSha256);
-    const previous = await this.deps.models.getDeployment(name);
-    const record = await this.deps.models.putDeployment(
-      name,
-      {
-        variants: [{ name: 'stable', version: version.version, weight: 100 }],
+    const record = await this.deps.audit.atomically(async () => {
+      const previous = await this.deps.models.getDeployment(name);
+      const put = await this.deps.models.putDeployment(
+        name,
+        {
+          variants: [{ name: 'stable', version: version.version, weight: 100 }],
+          ...(options.batching ? { batching: options.batching } : {}),
+          ...(options.validation ? { validation: options.validation } : {}),
+        },
+        by.id,
+        this.deps.clock.now(),
+      );
+      await this.deps.audit.record(by, 'deployment.set', `model:${name}`, {
+        version: version.version,
+        previous: previous?.spec.variants.map((v) => v.version) ?? [],
+        revision: put.revision,
         ...(options.batching ? { batching: options.batching } : {}),
         ...(options.validation ? { validation: options.validation } : {}),
-      },
-      by.id,
-      this.deps.clock.now(),
-    );
-    await this.deps.audit.record(by, 'deployment.set', `model:${name}`, {
-      version: version.version,
-      previous: previous?.spec.variants.map((v) => v.version) ?? [],
-      revision: record.revision,
-      ...(options.batching ? { batching: options.batching } : {}),
-      ...(options.validation ? { validation: options.validation } : {}),
+        before: previous?.spec ?? null,
+        after: put.spec,
+      });
+      return put;
     });
     await this.deps.bus.publish('deployment.changed', { model: name, revision: record.revision, by: by.id });
     return record;
@@ -330,10 +346,15 @@ export class RegistryService {
       if (!version) throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `model "${name}" has no version ${variant.version}`, { details: { model: name, version: variant.version } });
       await this.deps.blobs.get(version.artifactSha256);
     }
-    const record = await this.deps.models.putDeployment(name, target.spec, by.id, this.deps.clock.now());
-    await this.deps.audit.record(by, 'deployment.rollback', `model:${name}`, {
-      from_revision: current.revision, restored_revision: target.revision, revision: record.revision,
-      versions: target.spec.variants.map((v) => v.version), previous_versions: current.spec.variants.map((v) => v.version),
+    const restored = target;
+    const record = await this.deps.audit.atomically(async () => {
+      const put = await this.deps.models.putDeployment(name, restored.spec, by.id, this.deps.clock.now());
+      await this.deps.audit.record(by, 'deployment.rollback', `model:${name}`, {
+        from_revision: current.revision, restored_revision: restored.revision, revision: put.revision,
+        versions: restored.spec.variants.map((v) => v.version), previous_versions: current.spec.variants.map((v) => v.version),
+        before: current.spec, after: put.spec,
+      });
+      return put;
     });
     await this.deps.bus.publish('deployment.changed', { model: name, revision: record.revision, by: by.id });
     return record;
@@ -369,16 +390,19 @@ export class RegistryService {
       await this.deps.blobs.get(version.artifactSha256);
       shadows.push({ name: sh.name, version: version.version });
     }
-    const previous = await this.deps.models.getDeployment(name);
     const spec: DeploymentSpec = {
       variants,
       ...(shadows.length > 0 ? { shadows } : {}),
       ...(input.batching ? { batching: input.batching } : {}),
       ...(input.validation ? { validation: input.validation } : {}),
     };
-    const record = await this.deps.models.putDeployment(name, spec, by.id, this.deps.clock.now());
-    await this.deps.audit.record(by, 'deployment.set', `model:${name}`, {
-      variants, shadows, revision: record.revision, previous: previous?.spec.variants ?? [],
+    const record = await this.deps.audit.atomically(async () => {
+      const previous = await this.deps.models.getDeployment(name);
+      const put = await this.deps.models.putDeployment(name, spec, by.id, this.deps.clock.now());
+      await this.deps.audit.record(by, 'deployment.set', `model:${name}`, {
+        variants, shadows, revision: put.revision, previous: previous?.spec.variants ?? [], before: previous?.spec ?? null, after: put.spec,
+      });
+      return put;
     });
     await this.deps.bus.publish('deployment.changed', { model: name, revision: record.revision, by: by.id });
     return record;

@@ -2,3 +2,12 @@ export * from './roles.ts';
 export { KeyService, type KeyView, type CreatedKey } from './key-service.ts';
 export { AuditLog } from './audit-log.ts';
 export { ensureAdminKey } from './bootstrap.ts';
+export { runWithRequestContext, currentRequestContext, type RequestContext } from './request-context.ts';
+export { AuditChainVerifier, verifyAuditEntries, type AuditProblem, type AuditProblemKind, type AuditVerification, type LocatedCheckpoint } from './audit-verify.ts';
+export {
+  appendCheckpoint, CHECKPOINT_FILE, checkpointSigningBytes, keyIdOf, lastCheckpoint, loadOrCreateSigningKey, readCheckpoints, readPublicKey, signCheckpoint,
+  type AuditCheckpoint, type AuditSigningKey,
+} from './audit-checkpoints.ts';
+export { AuditCheckpointer, CHECKPOINT_LEASE } from './audit-checkpointer.ts';
+export { AuditVerifyService } from './audit-verify.service.ts';
+export { fromExportLine, parseSince, toExportLine, type AuditExportLine } from './audit-export.ts';

@@ -96,9 +96,12 @@ export class KeyService {
       createdAt: this.deps.clock.now(),
       revokedAt: null,
     };
-    await this.deps.keys.insert(record);
+    // The key and its audit entry commit together; it authenticates only once both did.
+    await this.deps.audit.atomically(async () => {
+      await this.deps.keys.insert(record);
+      await this.deps.audit.record(by, 'key.create', `key:${id}`, { role: input.role, name, after: viewOf(record) });
+    });
     this.active.set(id, activeKey(record));
-    await this.deps.audit.record(by, 'key.create', `key:${id}`, { role: input.role, name });
     await this.deps.bus.publish('key.created', { id, role: input.role, by: by.id });
     return { ...viewOf(record), key: `${KEY_PREFIX}${id}.${secret}` };
   }
@@ -110,10 +113,13 @@ export class KeyService {
 
   /** Revokes a key at once on this replica (others follow the event). Throws KEY_NOT_FOUND. */
   async revoke(id: string, by: Principal): Promise<KeyView> {
-    const ok = await this.deps.keys.revoke(id, this.deps.clock.now());
-    if (!ok) throw new TarmacError('KEY_NOT_FOUND', `no API key with id "${id}"`, { details: { id } });
+    await this.deps.audit.atomically(async () => {
+      const before = await this.deps.keys.get(id);
+      const ok = await this.deps.keys.revoke(id, this.deps.clock.now());
+      if (!ok || !before) throw new TarmacError('KEY_NOT_FOUND', `no API key with id "${id}"`, { details: { id } });
+      await this.deps.audit.record(by, 'key.revoke', `key:${id}`, { before: { revoked_at: before.revokedAt === null ? null : new Date(before.revokedAt).toISOString() } });
+    });
     this.active.delete(id);
-    await this.deps.audit.record(by, 'key.revoke', `key:${id}`, {});
     await this.deps.bus.publish('key.revoked', { id, by: by.id });
     const record = await this.deps.keys.get(id);
     return viewOf(record!);

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import { TarmacError } from '../shared/errors.ts';
-import { isUniqueViolation, writeTransaction } from './dialect.ts';
+import { isUniqueViolation, writeTransaction, currentDb } from './dialect.ts';
 import type { StoreConnection } from './dialect.ts';
 import type { ContractRecord, ContractStore, NewContract } from './records.ts';
 import type { ContractsTable, Database } from './schema.ts';
@@ -13,11 +13,12 @@ const MAX_ATTEMPTS = 5;
  * serialises writers, on PostgreSQL the unique (name, version) constraint decides a race and the loser retries.
  */
 export class KyselyContractStore implements ContractStore {
-  private readonly db: Kysely<Database>;
-
-  constructor(private readonly conn: StoreConnection) {
-    this.db = conn.db;
+  /** The ambient transaction's query layer when there is one (see `currentDb`), else the connection's. */
+  private get db(): Kysely<Database> {
+    return currentDb(this.conn);
   }
+
+  constructor(private readonly conn: StoreConnection) {}
 
   /** Adds the next version of `input.name`; throws STORE_CONFLICT if it keeps losing races (very unlikely). */
   async add(input: NewContract): Promise<ContractRecord> {

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Kysely, Selectable } from 'kysely';
 import { TarmacError } from '../shared/errors.ts';
 import { chunks, fromJson, toJson } from './columns.ts';
-import { isUniqueViolation, writeTransaction } from './dialect.ts';
+import { isUniqueViolation, writeTransaction, currentDb } from './dialect.ts';
 import type { StoreConnection } from './dialect.ts';
 import type {
   BatchRecord,
@@ -47,12 +47,13 @@ interface SqlitePath {
  * the rows of `chunk.rows` it skipped (the batch's count also adds the caller's `counts.duplicates`).
  */
 export class KyselyDatasetStore implements DatasetStore {
-  private readonly db: Kysely<Database>;
+  /** The ambient transaction's query layer when there is one (see `currentDb`), else the connection's. */
+  private get db(): Kysely<Database> {
+    return currentDb(this.conn);
+  }
   private sqlitePath: SqlitePath | undefined;
 
-  constructor(private readonly conn: StoreConnection) {
-    this.db = conn.db;
-  }
+  constructor(private readonly conn: StoreConnection) {}
 
   /** Creates a dataset; throws DATASET_EXISTS (details.dataset) when the name is taken. */
   async create(input: NewDataset): Promise<DatasetRecord> {

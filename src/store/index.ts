@@ -1,3 +1,4 @@
+import { inTransaction } from './dialect.ts';
 import type { StoreConnection } from './dialect.ts';
 import { KyselyAuditStore } from './audit-store.ts';
 import { KyselyContractStore } from './contract-store.ts';
@@ -7,17 +8,18 @@ import { KyselyModelStore } from './model-store.ts';
 import { KyselyMonitorStore } from './monitor-store.ts';
 import { KyselyRolloutStore } from './rollout-store.ts';
 import { KyselyPredictionStore } from './prediction-store.ts';
-import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore, RolloutStore } from './records.ts';
+import type { AuditStore, UnitOfWork, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore, RolloutStore } from './records.ts';
 
 export { openDatabase } from './database.ts';
 export type { OpenDatabaseOptions, StoreDatabase } from './database.ts';
 export type { Dialect, StoreConnection } from './dialect.ts';
+export { currentDb, inTransaction } from './dialect.ts';
 export { migrateToLatest } from './migrations.ts';
 export { KyselyMonitorStore, KyselyRolloutStore };
 export { KyselyAuditStore, KyselyContractStore, KyselyDatasetStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
 export { FileBlobStore } from './blob-store.ts';
-export { AUDIT_GENESIS_HASH, auditHash, canonicalJson, verifyAuditChain } from './audit-hash.ts';
-export type { AuditChainCheck, AuditHashedFields } from './audit-hash.ts';
+export { AUDIT_FORMAT, AUDIT_GENESIS_HASH, auditHash, auditHashBody, canonicalJson } from './audit-hash.ts';
+export type { AuditHashedFields } from './audit-hash.ts';
 export type * from './records.ts';
 export type * from './schema.ts';
 
@@ -31,6 +33,8 @@ export interface Stores {
   monitor: MonitorStore & AlertConfigStore;
   rollouts: RolloutStore;
   datasets: DatasetStore;
+  /** Transactions that every repository above (and the audit append) joins. */
+  unitOfWork: UnitOfWork;
 }
 
 /** Builds every Kysely repository over an open database (a `StoreDatabase` from `openDatabase`). */
@@ -44,5 +48,6 @@ export function createStores(conn: StoreConnection): Stores {
     monitor: new KyselyMonitorStore(conn),
     rollouts: new KyselyRolloutStore(conn),
     datasets: new KyselyDatasetStore(conn),
+    unitOfWork: { run: (fn) => inTransaction(conn, fn) },
   };
 }

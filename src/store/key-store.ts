@@ -1,17 +1,18 @@
 import type { Kysely, Selectable } from 'kysely';
 import { TarmacError } from '../shared/errors.ts';
-import { isUniqueViolation } from './dialect.ts';
+import { isUniqueViolation, currentDb } from './dialect.ts';
 import type { StoreConnection } from './dialect.ts';
 import type { ApiKeyRecord, KeyStore } from './records.ts';
 import type { ApiKeysTable, Database } from './schema.ts';
 
 /** API keys on SQLite or PostgreSQL; only the secret's hash is ever stored. */
 export class KyselyKeyStore implements KeyStore {
-  private readonly db: Kysely<Database>;
-
-  constructor(conn: StoreConnection) {
-    this.db = conn.db;
+  /** The ambient transaction's query layer when there is one (see `currentDb`), else the connection's. */
+  private get db(): Kysely<Database> {
+    return currentDb(this.conn);
   }
+
+  constructor(private readonly conn: StoreConnection) {}
 
   /** Stores a new key; throws STORE_CONFLICT when the id is taken. */
   async insert(key: ApiKeyRecord): Promise<void> {

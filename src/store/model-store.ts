@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { TarmacError } from '../shared/errors.ts';
 import type { Signature } from '../runtime/types.ts';
 import { fromJson, toJson } from './columns.ts';
-import { writeTransaction } from './dialect.ts';
+import { writeTransaction, currentDb } from './dialect.ts';
 import type { Dialect, StoreConnection } from './dialect.ts';
 import type {
   AliasRecord,
@@ -24,11 +24,13 @@ type VersionRow = Selectable<ModelVersionsTable> & { model_name: string };
  * Reads of an unknown model return undefined or an empty list; changes to one throw REGISTRY_MODEL_NOT_FOUND.
  */
 export class KyselyModelStore implements ModelStore {
-  private readonly db: Kysely<Database>;
+  /** The ambient transaction's query layer when there is one (see `currentDb`), else the connection's. */
+  private get db(): Kysely<Database> {
+    return currentDb(this.conn);
+  }
   private readonly dialect: Dialect;
 
   constructor(private readonly conn: StoreConnection) {
-    this.db = conn.db;
     this.dialect = conn.dialect;
   }
 

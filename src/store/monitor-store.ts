@@ -1,15 +1,17 @@
 import type { Kysely, Selectable } from 'kysely';
+import { currentDb } from './dialect.ts';
 import type { StoreConnection } from './dialect.ts';
 import type { AlertConfigRecord, AlertConfigStore, MonitorStore, MonitorWindowRecord, ReferenceProfileRecord } from './records.ts';
 import type { Database, MonitorWindowsTable, ReferenceProfilesTable } from './schema.ts';
 
 /** Reference profiles and monitoring windows on SQLite or PostgreSQL; writes are upserts keyed by identity. */
 export class KyselyMonitorStore implements MonitorStore, AlertConfigStore {
-  private readonly db: Kysely<Database>;
-
-  constructor(conn: StoreConnection) {
-    this.db = conn.db;
+  /** The ambient transaction's query layer when there is one (see `currentDb`), else the connection's. */
+  private get db(): Kysely<Database> {
+    return currentDb(this.conn);
   }
+
+  constructor(private readonly conn: StoreConnection) {}
 
   /** Stores (or replaces) a version's reference profile. */
   async putReference(r: ReferenceProfileRecord): Promise<void> {

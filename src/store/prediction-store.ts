@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely, Selectable } from 'kysely';
 import { chunks, fromJson, toJson } from './columns.ts';
-import { writeTransaction } from './dialect.ts';
+import { writeTransaction, currentDb } from './dialect.ts';
 import type { StoreConnection } from './dialect.ts';
 import type { FeedbackRecord, PredictionRecord, PredictionStore } from './records.ts';
 import type { Database, PredictionsTable } from './schema.ts';
@@ -12,12 +12,13 @@ const LOOKUP_CHUNK = 1_000;
 
 /** The prediction log and its feedback on SQLite or PostgreSQL, written in multi-row batches. */
 export class KyselyPredictionStore implements PredictionStore {
-  private readonly db: Kysely<Database>;
+  /** The ambient transaction's query layer when there is one (see `currentDb`), else the connection's. */
+  private get db(): Kysely<Database> {
+    return currentDb(this.conn);
+  }
   private sqliteInsert: ((rows: PredictionRecord[]) => void) | undefined;
 
-  constructor(private readonly conn: StoreConnection) {
-    this.db = conn.db;
-  }
+  constructor(private readonly conn: StoreConnection) {}
 
   /**
    * Inserts the rows in one transaction, in multi-row chunks. Rows whose id is already stored are skipped, so a

@@ -139,18 +139,39 @@ export interface FeedbackRecord {
   createdAt: number;
 }
 
-/** One entry of the hash-chained audit log. */
+/** One entry of the hash-chained audit log: who, what, when, from where, and the details (before/after when known). */
 export interface AuditRecord {
+  /** Position in the chain: 1, 2, 3, … without gaps (entries before migration 0009 on PostgreSQL may skip numbers). */
   seq: number;
+  /** The entry format its hash follows: 1 (before migration 0009) or 2 (see docs/audit.md). */
+  format: number;
   id: string;
+  /** When, in epoch milliseconds (UTC). */
   createdAt: number;
+  /** Who: the principal id (`key:<id>`, `system`, `anonymous`, …). */
   actor: string;
+  /** The actor's role at the time, when known. */
+  actorRole: string | null;
   action: string;
   target: string;
   outcome: 'ok' | 'denied' | 'failed';
+  /** From where: the client address, the request id and the user agent, when the action came through the API. */
+  ip: string | null;
+  requestId: string | null;
+  userAgent: string | null;
   details: Record<string, unknown>;
   prevHash: string;
   hash: string;
+}
+
+/** What a caller appends; the store assigns the seq, the format and the hashes. */
+export type NewAuditEntry = Omit<AuditRecord, 'seq' | 'format' | 'prevHash' | 'hash'>;
+
+/** The last entry of the chain and how many entries there are, read in one statement. */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  count: number;
 }
 
 /** Input for a new version; the repository assigns the id and the next number atomically. */
@@ -242,10 +263,20 @@ export interface PredictionStore {
   count(model?: string): Promise<number>;
 }
 
+/** One store transaction that repository calls and audit appends made inside `run` join (see `inTransaction`). */
+export interface UnitOfWork {
+  /** Runs `fn` in one transaction: commits when it resolves, rolls back when it throws. Nested runs join the outer. */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+}
+
 /** The append-only audit log; `append` computes the chain under a lock so concurrent writers never fork it. */
 export interface AuditStore {
-  append(entry: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>): Promise<AuditRecord>;
-  list(options?: { limit?: number; afterSeq?: number }): Promise<AuditRecord[]>;
+  /** Appends inside the ambient transaction when there is one, so the entry commits or rolls back with the change. */
+  append(entry: NewAuditEntry): Promise<AuditRecord>;
+  /** Entries in seq order: after `afterSeq`, created at or after `from` (epoch ms), at most `limit`. */
+  list(options?: { limit?: number; afterSeq?: number; from?: number }): Promise<AuditRecord[]>;
+  /** The chain's head, or undefined when the log is empty. */
+  head(): Promise<AuditHead | undefined>;
 }
 
 /** Content-addressed artifact storage. */

@@ -1,16 +1,17 @@
 import type { Kysely } from 'kysely';
-import { writeTransaction } from './dialect.ts';
+import { writeTransaction, currentDb } from './dialect.ts';
 import type { StoreConnection } from './dialect.ts';
 import type { ApprovalRow, RolloutRow, RolloutStore } from './records.ts';
 import type { Database } from './schema.ts';
 
 /** Rollouts and leases on SQLite or PostgreSQL. */
 export class KyselyRolloutStore implements RolloutStore {
-  private readonly db: Kysely<Database>;
-
-  constructor(private readonly conn: StoreConnection) {
-    this.db = conn.db;
+  /** The ambient transaction's query layer when there is one (see `currentDb`), else the connection's. */
+  private get db(): Kysely<Database> {
+    return currentDb(this.conn);
   }
+
+  constructor(private readonly conn: StoreConnection) {}
 
   /** Inserts or replaces a rollout. */
   async putRollout(r: RolloutRow): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * The database schema as Kysely sees it, one interface per table. Instants are epoch milliseconds (UTC) in
@@ -126,6 +126,12 @@ export interface AuditEventsTable {
   details: string;
   prev_hash: string;
   hash: string;
+  /** 1 for entries written before migration 0009, 2 since (see docs/audit.md). */
+  format: ColumnType<number, number | undefined, number>;
+  actor_role: string | null;
+  ip: string | null;
+  request_id: string | null;
+  user_agent: string | null;
 }
 
 export interface ContractsTable {

@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { parseSince, toExportLine } from '../../security/index.ts';
+import { invalid } from '../../shared/errors.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createKeySchema } from '../schemas.ts';
 import { auditView } from '../views.ts';
@@ -28,6 +31,34 @@ export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }, async (request) => ({
     events: (await deps.audit.list({ limit: Number(request.query.limit ?? 100), afterSeq: Number(request.query.after ?? 0) })).map(auditView),
   }));
+
+  app.get('/v1/audit/verify', {
+    config: { permission: 'audit:read' },
+    schema: {
+      tags: ['security'],
+      summary: 'Recompute the audit chain and compare it with the signed checkpoints; lists every problem with its seq or checkpoint line',
+    },
+  }, async () => deps.auditVerify.verify());
+
+  app.get<{ Querystring: { since?: string } }>('/v1/audit/export', {
+    config: { permission: 'audit:read' },
+    schema: {
+      tags: ['security'],
+      summary: 'The audit log as JSON Lines (application/x-ndjson) for a SIEM: since a seq (exclusive) or an ISO 8601 time (inclusive)',
+      querystring: { type: 'object', properties: { since: { type: 'string', maxLength: 40 } }, additionalProperties: false },
+    },
+  }, async (request, reply) => {
+    const since = parseSince(request.query.since);
+    if (since === undefined) {
+      throw invalid('since must be a seq (a non-negative integer) or an ISO 8601 time', [
+        { field: '/querystring/since', rule: 'format', message: 'must be a seq or an ISO 8601 time such as 2026-01-31T00:00:00Z' },
+      ]);
+    }
+    const lines = async function* () {
+      for await (const record of deps.auditVerify.entries(since)) yield `${JSON.stringify(toExportLine(record))}\n`;
+    };
+    return reply.type('application/x-ndjson').send(Readable.from(lines()));
+  });
 
   app.get('/metrics', { config: { permission: 'metrics:read' }, schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
     const body = await deps.metrics.metrics();

@@ -77,8 +77,10 @@ export class ApprovalService {
     if (!Number.isInteger(expires) || (expires as number) < 60 || (expires as number) > 30 * 86_400) issues.push({ field: '/expires_after_seconds', rule: 'range', message: 'must be a whole number of seconds from 60 to 30 days' });
     if (issues.length > 0) throw new TarmacError('VALIDATION_FAILED', `the policy is not valid: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`, { issues });
     const after: PromotionPolicy = { fourEyes: (input.fourEyes as boolean | undefined) ?? before.fourEyes, expiresAfterSeconds: expires as number };
-    await this.deps.settings.putSetting(`policy:${model}`, JSON.stringify(after), by.id, this.deps.clock.now());
-    await this.deps.audit.record(by, 'policy.set', `model:${model}`, { before, after });
+    await this.deps.audit.atomically(async () => {
+      await this.deps.settings.putSetting(`policy:${model}`, JSON.stringify(after), by.id, this.deps.clock.now());
+      await this.deps.audit.record(by, 'policy.set', `model:${model}`, { before, after });
+    });
     return after;
   }
 
@@ -136,12 +138,17 @@ export class ApprovalService {
       await this.deps.audit.denied(by.id, 'approval.approve', `model:${model}`, { approval: id, reason: 'self-approval' });
       throw new TarmacError('APPROVAL_SELF', `${by.id} asked for this change and cannot also approve it: a second person must`, { details: { approval: id, requested_by: approval.requestedBy } });
     }
-    const decided = await this.decide(approval, { status: 'approved', decidedBy: by.id });
+    // The decision and its audit entry commit together; the change itself is applied (and audited) after, outside
+    // the transaction, because applying a deployment loads models and must not hold the store meanwhile.
+    const decided = await this.deps.audit.atomically(async () => {
+      const next = await this.decide(approval, { status: 'approved', decidedBy: by.id });
+      await this.deps.audit.record(by, 'approval.approve', `model:${model}`, { approval: id, kind: next.kind, summary: next.summary, requested_by: next.requestedBy });
+      return next;
+    });
     try {
       const result = decided.kind === 'deployment'
         ? await this.deps.registry.applyDeploymentRequest(model, decided.request!, by)
         : await this.deps.rollouts().promote(model, by);
-      await this.deps.audit.record(by, 'approval.approve', `model:${model}`, { approval: id, kind: decided.kind, summary: decided.summary, requested_by: decided.requestedBy });
       return { approval: decided, result };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -154,9 +161,11 @@ export class ApprovalService {
   /** Rejects a pending change (the requester may withdraw their own). Throws APPROVAL_NOT_FOUND or APPROVAL_NOT_PENDING. */
   async reject(model: string, id: string, by: Principal, reason?: string): Promise<Approval> {
     const approval = await this.pendingOne(model, id);
-    const decided = await this.decide(approval, { status: 'rejected', decidedBy: by.id, reason: reason ?? `rejected by ${by.id}` });
-    await this.deps.audit.record(by, 'approval.reject', `model:${model}`, { approval: id, kind: decided.kind, reason: decided.reason });
-    return decided;
+    return this.deps.audit.atomically(async () => {
+      const decided = await this.decide(approval, { status: 'rejected', decidedBy: by.id, reason: reason ?? `rejected by ${by.id}` });
+      await this.deps.audit.record(by, 'approval.reject', `model:${model}`, { approval: id, kind: decided.kind, reason: decided.reason });
+      return decided;
+    });
   }
 
   /** The words for a change that gives a version the majority of the traffic it did not have, or undefined. */
@@ -200,8 +209,10 @@ export class ApprovalService {
     const approval: Approval = {
       id: newTimeOrderedId(), model, status: 'pending', ...what, requestedBy: by?.id ?? requestedBy, requestedAt: now, expiresAt: now + policy.expiresAfterSeconds * 1000,
     };
-    await this.deps.store.putApproval(toRow(approval));
-    await this.deps.audit.record(by ?? SYSTEM_PRINCIPAL, 'approval.request', `model:${model}`, { approval: approval.id, kind: approval.kind, summary: approval.summary, requested_by: approval.requestedBy });
+    await this.deps.audit.atomically(async () => {
+      await this.deps.store.putApproval(toRow(approval));
+      await this.deps.audit.record(by ?? SYSTEM_PRINCIPAL, 'approval.request', `model:${model}`, { approval: approval.id, kind: approval.kind, summary: approval.summary, requested_by: approval.requestedBy });
+    });
     return approval;
   }
 

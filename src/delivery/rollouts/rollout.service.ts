@@ -143,8 +143,10 @@ export class RolloutService {
       createdBy: by.id, createdAt: now, updatedAt: now,
     };
     await this.applyWeight(state, state.steps[0]!, by);
-    await this.save(state);
-    await this.deps.audit.record(by, 'rollout.start', `model:${model}`, { rollout: state.id, canary: canary.version, stable: stable.version, steps: state.steps, gates: state.gates });
+    await this.deps.audit.atomically(async () => {
+      await this.save(state);
+      await this.deps.audit.record(by, 'rollout.start', `model:${model}`, { rollout: state.id, canary: canary.version, stable: stable.version, steps: state.steps, gates: state.gates });
+    });
     return state;
   }
 
@@ -332,10 +334,12 @@ export class RolloutService {
 
   private async finishStep(state: RolloutState, change: Partial<RolloutState>, by: Principal, action: string): Promise<RolloutState> {
     const next: RolloutState = { ...state, ...change, updatedAt: this.deps.clock.now() };
-    await this.save(next);
-    await this.deps.audit.record(by, action, `model:${state.model}`, {
-      rollout: state.id, status: next.status, step: next.stepIndex, weight: next.steps[next.stepIndex], reason: next.reason,
-      outcome: next.analyses.at(-1)?.outcome ?? null,
+    await this.deps.audit.atomically(async () => {
+      await this.save(next);
+      await this.deps.audit.record(by, action, `model:${state.model}`, {
+        rollout: state.id, status: next.status, step: next.stepIndex, weight: next.steps[next.stepIndex], reason: next.reason,
+        outcome: next.analyses.at(-1)?.outcome ?? null,
+      });
     });
     return next;
   }
