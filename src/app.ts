@@ -12,7 +12,7 @@ import { AlertingService, compareOutputProfiles, MonitorMetrics, MonitorService,
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
-import { AuditLog, KeyService } from './security/index.ts';
+import { AuditLog, AuthFailureLimiter, KeyService, OidcVerifier } from './security/index.ts';
 import {
   FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics, StorePredictionSink,
   WorkerPredictionSink,
@@ -87,8 +87,13 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const servingMetrics = new ServingMetrics(metrics);
 
   const audit = new AuditLog({ audit: stores.audit, clock, log: log.child({ component: 'audit' }) });
-  const keys = new KeyService({ keys: stores.keys, audit, bus, clock });
+  const keys = new KeyService({
+    keys: stores.keys, audit, bus, clock, log: log.child({ component: 'keys' }), defaultGraceSeconds: config.auth.keyRotationGraceSeconds,
+  });
   await keys.refresh();
+  keys.startUsageFlush(config.auth.keyLastUsedFlushSeconds * 1000);
+  const oidc = config.auth.oidc ? new OidcVerifier(config.auth.oidc) : undefined;
+  const authFailures = new AuthFailureLimiter({ limits: config.auth.failures, clock });
   const contracts = new ContractService({ contracts: stores.contracts, audit, bus, clock });
   const registry = new RegistryService({ models: stores.models, blobs, engine, contracts, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes, datasets: stores.datasets });
 
@@ -173,7 +178,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
   const api = await buildApp({
-    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, experiments, routes, keys, audit, metrics, log,
+    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, experiments, routes, keys, oidc, authFailures, audit, metrics, log,
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
       maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,
@@ -192,6 +197,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       if (closed) return;
       closed = true;
       await api.close();
+      await keys.close();
       await rollouts.close();
       await nats?.close();
       await predictionLogger.close();
