@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { authorize, type Permission, type Principal, type RouteScope } from '../../security/index.ts';
 import { isTarmacError, TarmacError } from '../../shared/errors.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -17,6 +17,20 @@ declare module 'fastify' {
   }
 }
 
+/** A route as declared: its method, URL and access configuration. */
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  config: FastifyContextConfig;
+}
+
+const declared = new WeakMap<FastifyInstance, DeclaredRoute[]>();
+
+/** Every route registered on `app` after registerAuth, with its access config (the route × role test reads it). */
+export function declaredRoutes(app: FastifyInstance): readonly DeclaredRoute[] {
+  return declared.get(app) ?? [];
+}
+
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 const API_KEY_PREFIX = 'tmk_';
 const CHALLENGE = 'Bearer realm="tarmac"';
@@ -29,6 +43,15 @@ const CHALLENGE = 'Bearer realm="tarmac"';
  */
 export function registerAuth(app: FastifyInstance, deps: Pick<ApiDeps, 'keys' | 'audit' | 'oidc' | 'authFailures'>): void {
   app.decorateRequest('principal', null as unknown as Principal);
+  const routes: DeclaredRoute[] = [];
+  declared.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    const config = (route.config ?? {}) as FastifyContextConfig;
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, config });
+    if (config.public !== true && config.permission === undefined) {
+      app.log.warn({ method: route.method, url: route.url }, 'route declares no permission and is not public: every request to it will be refused');
+    }
+  });
 
   /** Audits a refusal, then answers it; the audit write never fails the refusal (AuditLog.denied swallows errors). */
   const refuse = (done: HookHandlerDoneFunction, error: TarmacError, actor: string, action: string, request: FastifyRequest, details: Record<string, unknown>) => {

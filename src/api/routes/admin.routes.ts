@@ -19,6 +19,10 @@ export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
       params: { type: 'object', properties: { id: { type: 'string', maxLength: 100 } } },
       body: rotateKeySchema,
     },
+    // The body is optional (no body: the default grace); the schema would otherwise refuse a missing one.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
   }, async (request) => deps.keys.rotate(request.params.id, request.body ?? {}, request.principal));
 
   app.get('/v1/keys', { config: { permission: 'keys:manage' }, schema: { tags: ['security'], summary: 'List API keys (never secrets)' } }, async () => ({
