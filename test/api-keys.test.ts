@@ -217,4 +217,3 @@ describe('failed authentication is rate-limited per client address', () => {
     assert.equal((await t.call('GET', '/v1/models')).statusCode, 200);
   });
 });
-
