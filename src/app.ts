@@ -13,7 +13,7 @@ import { AlertingService, compareOutputProfiles, MonitorMetrics, MonitorService,
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
-import { AuditCheckpointer, AuditLog, AuditVerifyService, KeyService, loadOrCreateSigningKey } from './security/index.ts';
+import { AuditCheckpointer, AuditLog, AuditVerifyService, AuthFailureLimiter, KeyService, loadOrCreateSigningKey, OidcVerifier } from './security/index.ts';
 import {
   FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics, StorePredictionSink,
   WorkerPredictionSink,
@@ -98,8 +98,13 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   });
   auditCheckpoints.start();
   const auditVerify = new AuditVerifyService({ audit: stores.audit, checkpointDir: config.audit.checkpointDir, publicKeys: [signingKey.publicKey] });
-  const keys = new KeyService({ keys: stores.keys, audit, bus, clock });
+  const keys = new KeyService({
+    keys: stores.keys, audit, bus, clock, log: log.child({ component: 'keys' }), defaultGraceSeconds: config.auth.keyRotationGraceSeconds,
+  });
   await keys.refresh();
+  keys.startUsageFlush(config.auth.keyLastUsedFlushSeconds * 1000);
+  const oidc = config.auth.oidc ? new OidcVerifier(config.auth.oidc) : undefined;
+  const authFailures = new AuthFailureLimiter({ limits: config.auth.failures, clock });
   const contracts = new ContractService({ contracts: stores.contracts, audit, bus, clock });
   const registry = new RegistryService({ models: stores.models, blobs, engine, contracts, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes, datasets: stores.datasets });
 
@@ -187,7 +192,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
   const api = await buildApp({
-    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, approvals, experiments, routes, keys, audit, auditVerify, metrics, log,
+    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, approvals, experiments, routes, keys, oidc, authFailures, audit, auditVerify, metrics, log,
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
       maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,
@@ -206,6 +211,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       if (closed) return;
       closed = true;
       await api.close();
+      await keys.close();
       await rollouts.close();
       await nats?.close();
       await predictionLogger.close();

@@ -1,5 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
+import { ASYMMETRIC_ALGORITHMS, type OidcSettings } from './security/oidc-settings.ts';
+import { isRole, ROLES, type Role } from './security/roles.ts';
 import { TarmacError } from './shared/errors.ts';
 
 /** Tarmac's resolved configuration: built once at start, frozen, passed down. */
@@ -47,6 +49,17 @@ export interface Config {
   audit: { checkpointSeconds: number; checkpointDir: string };
   /** The live monitor: on/off, its window size and how long a window waits for late events. */
   monitor: { enabled: boolean; windowSeconds: number; graceSeconds: number; maxProfiledRows: number };
+  /** Authentication: how failed attempts are limited, API key defaults, and the optional OIDC provider. */
+  auth: {
+    /** Failed authentications from one address within `windowSeconds` that block it for `blockSeconds`. */
+    failures: { maxFailures: number; windowSeconds: number; blockSeconds: number };
+    /** How long a rotated-out key secret keeps working when the rotation names no grace. */
+    keyRotationGraceSeconds: number;
+    /** How often gathered key last-use times are written. */
+    keyLastUsedFlushSeconds: number;
+    /** Set when TARMAC_OIDC_ISSUER is. */
+    oidc: OidcSettings | undefined;
+  };
 }
 
 /** Values that command-line flags may override. */
@@ -135,6 +148,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       graceSeconds: intVar(env, 'TARMAC_MONITOR_GRACE_SECONDS', 10, 0, 3_600),
       maxProfiledRows: intVar(env, 'TARMAC_MONITOR_MAX_PROFILED_ROWS', 20_000, 100, 10_000_000),
     },
+    auth: {
+      failures: {
+        maxFailures: intVar(env, 'TARMAC_AUTH_MAX_FAILURES', 20, 1, 1_000_000),
+        windowSeconds: intVar(env, 'TARMAC_AUTH_FAILURE_WINDOW_SECONDS', 60, 1, 86_400),
+        blockSeconds: intVar(env, 'TARMAC_AUTH_BLOCK_SECONDS', 60, 1, 86_400),
+      },
+      keyRotationGraceSeconds: intVar(env, 'TARMAC_KEY_ROTATION_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
+      keyLastUsedFlushSeconds: intVar(env, 'TARMAC_KEY_LAST_USED_FLUSH_SECONDS', 5, 1, 3_600),
+      oidc: oidcVars(env),
+    },
   };
   return Object.freeze(config);
 }
@@ -161,4 +184,64 @@ function clusterVar(env: NodeJS.ProcessEnv): string {
     throw new TarmacError('CONFIG_INVALID', 'TARMAC_CLUSTER must be 1–64 letters, digits, "_" or "-"', { details: { variable: 'TARMAC_CLUSTER' } });
   }
   return name;
+}
+
+const FORBIDDEN_ALGORITHM = /^(none|HS\d+)$/i;
+
+/** The OIDC settings, or undefined without TARMAC_OIDC_ISSUER; throws CONFIG_INVALID naming the variable. */
+function oidcVars(env: NodeJS.ProcessEnv): OidcSettings | undefined {
+  const issuer = env.TARMAC_OIDC_ISSUER || undefined;
+  const fail = (variable: string, message: string): never => {
+    throw new TarmacError('CONFIG_INVALID', `${variable} ${message}`, { details: { variable } });
+  };
+  if (issuer === undefined) {
+    for (const name of ['TARMAC_OIDC_AUDIENCE', 'TARMAC_OIDC_JWKS_URL', 'TARMAC_OIDC_ROLE_MAP']) {
+      if (env[name]) fail(name, 'is set but TARMAC_OIDC_ISSUER is not');
+    }
+    return undefined;
+  }
+  if (!isHttpUrl(issuer)) fail('TARMAC_OIDC_ISSUER', 'must be an http(s) URL, exactly as the provider writes it in "iss"');
+  const audience = env.TARMAC_OIDC_AUDIENCE || fail('TARMAC_OIDC_AUDIENCE', 'is required with TARMAC_OIDC_ISSUER (the audience Tarmac\'s tokens are issued for)');
+  const jwksUrl = env.TARMAC_OIDC_JWKS_URL || undefined;
+  if (jwksUrl !== undefined && !isHttpUrl(jwksUrl)) fail('TARMAC_OIDC_JWKS_URL', 'must be an http(s) URL');
+  const algorithms = (env.TARMAC_OIDC_ALGORITHMS || 'RS256,ES256,EdDSA').split(',').map((a) => a.trim()).filter(Boolean);
+  for (const alg of algorithms) {
+    if (FORBIDDEN_ALGORITHM.test(alg)) fail('TARMAC_OIDC_ALGORITHMS', `must not allow "${alg}": only asymmetric algorithms are verified against the provider's public keys`);
+    if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) fail('TARMAC_OIDC_ALGORITHMS', `has an unknown algorithm "${alg}" (allowed: ${ASYMMETRIC_ALGORITHMS.join(', ')})`);
+  }
+  if (algorithms.length === 0) fail('TARMAC_OIDC_ALGORITHMS', 'must name at least one algorithm');
+  const roleClaim = env.TARMAC_OIDC_ROLE_CLAIM || 'roles';
+  if (!/^[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+)*$/.test(roleClaim)) fail('TARMAC_OIDC_ROLE_CLAIM', 'must be a claim name or a dotted path like realm_access.roles');
+  let roleMap: Record<string, Role> | undefined;
+  if (env.TARMAC_OIDC_ROLE_MAP) {
+    roleMap = Object.create(null) as Record<string, Role>;
+    for (const pair of env.TARMAC_OIDC_ROLE_MAP.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const at = pair.lastIndexOf('=');
+      const value = pair.slice(0, at).trim();
+      const role = pair.slice(at + 1).trim();
+      if (at <= 0 || !value) fail('TARMAC_OIDC_ROLE_MAP', `takes claim-value=role pairs, got "${pair}"`);
+      if (!isRole(role)) fail('TARMAC_OIDC_ROLE_MAP', `maps "${value}" to "${role}", which is not one of ${ROLES.join(', ')}`);
+      roleMap[value] = role as Role;
+    }
+  }
+  return Object.freeze({
+    issuer,
+    audience,
+    jwksUrl,
+    algorithms: Object.freeze(algorithms),
+    roleClaim,
+    roleMap: roleMap && Object.freeze(roleMap),
+    clockSkewSeconds: intVar(env, 'TARMAC_OIDC_CLOCK_SKEW_SECONDS', 60, 0, 300),
+    jwksCacheSeconds: intVar(env, 'TARMAC_OIDC_JWKS_CACHE_SECONDS', 600, 1, 86_400),
+    jwksCooldownSeconds: intVar(env, 'TARMAC_OIDC_JWKS_COOLDOWN_SECONDS', 30, 0, 3_600),
+  });
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
 }

@@ -84,7 +84,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   experimentsRoutes(app, deps);
   adminRoutes(app, deps);
 
-  app.get('/openapi.json', { config: { permission: 'models:read' }, schema: { hide: true } }, async () => app.swagger());
+  // The API's shape is no secret: clients and generators fetch it before they hold a key.
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();
   return app;

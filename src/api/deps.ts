@@ -5,7 +5,7 @@ import type { RolloutService } from '../delivery/rollouts/index.ts';
 import type { AlertingService, MonitorService } from '../monitoring/index.ts';
 import type { DatasetService, IngestService } from '../pipelines/index.ts';
 import type { ContractService, RegistryService } from '../registry/index.ts';
-import type { AuditLog, AuditVerifyService, KeyService } from '../security/index.ts';
+import type { AuditLog, AuditVerifyService, AuthFailureLimiter, KeyService, OidcVerifier } from '../security/index.ts';
 import type { FeedbackService, PredictService, RouteTable } from '../serving/index.ts';
 import type { Logger } from '../shared/logger.ts';
 
@@ -24,6 +24,10 @@ export interface ApiDeps {
   experiments: ExperimentService;
   routes: RouteTable;
   keys: KeyService;
+  /** Verifies OIDC bearer tokens; undefined when no provider is configured (API keys only). */
+  oidc?: OidcVerifier;
+  /** Blocks client addresses that fail authentication too often. */
+  authFailures: AuthFailureLimiter;
   audit: AuditLog;
   /** Verifies the audit chain against the signed checkpoints and streams it for export. */
   auditVerify: AuditVerifyService;

@@ -89,6 +89,6 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: T
   if (err.issues.length > 0) problem.errors = err.issues;
   for (const [key, value] of Object.entries(err.details)) if (!(key in problem)) problem[key] = value;
   if (request.url.startsWith('/v2')) problem.error = err.message;
-  if (err.retryable) void reply.header('retry-after', '1');
+  if (err.retryable && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1');
   return reply.code(status).type('application/problem+json').send(problem);
 }

@@ -1,3 +1,4 @@
+import { ROLES } from '../security/roles.ts';
 /** JSON Schemas shared by routes: they validate requests at the edge and document the API in /openapi.json. */
 
 export const problemSchema = {
@@ -273,13 +274,33 @@ export const deploymentBodySchema = {
   },
 } as const;
 
+const scopePatterns = {
+  type: 'array', minItems: 1, maxItems: 100,
+  items: { type: 'string', pattern: '^[A-Za-z0-9._*-]{1,200}$' },
+} as const;
+
 export const createKeySchema = {
   type: 'object',
   required: ['role'],
   additionalProperties: false,
   properties: {
-    role: { type: 'string', enum: ['admin', 'deployer', 'viewer', 'predictor'] },
+    role: { type: 'string', enum: [...ROLES] },
     name: { type: 'string', minLength: 1, maxLength: 100 },
+    scope: {
+      type: 'object', additionalProperties: false, minProperties: 1,
+      description: 'restrict the key to these models and/or datasets (exact names or globs with *); a kind left out is not restricted',
+      properties: { models: scopePatterns, datasets: scopePatterns },
+    },
+    expires_at: { type: 'string', maxLength: 40, description: 'RFC 3339 date-time after which the key stops working' },
+    expires_in_seconds: { type: 'integer', minimum: 1, maximum: 315_360_000, description: 'lifetime from now (instead of expires_at)' },
+  },
+} as const;
+
+export const rotateKeySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    grace_seconds: { type: 'integer', minimum: 0, maximum: 2_592_000, description: 'how long the old secret keeps working (default TARMAC_KEY_ROTATION_GRACE_SECONDS)' },
   },
 } as const;
 

@@ -6,6 +6,7 @@ import { addAuditCommands } from './audit.commands.ts';
 import { addDatasetCommands } from './datasets.commands.ts';
 import { addDriftCommand } from './drift.command.ts';
 import { addExperimentsCommands } from './experiments.command.ts';
+import { addKeysCommands } from './keys.commands.ts';
 import { addMonitorCommands, putReferenceProfile } from './monitor.commands.ts';
 import { addApprovalCommands, describePending, type PendingApproval } from './approvals.commands.ts';
 import { addRolloutCommands } from './rollout.commands.ts';
@@ -350,21 +351,12 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
 
   registerLineageCommand(program, { client, emit });
 
-  const keys = program.command('keys').description('API keys');
-  keys.command('create').description('create a key; it is printed once')
-    .addOption(new Option('--role <role>', 'the key\'s role').choices(['admin', 'deployer', 'viewer', 'predictor']).makeOptionMandatory())
-    .option('--name <name>', 'a label for the key')
-    .action(async (opts: { role: string; name?: string }) => {
-      const created = await client().request<{ id: string; key: string; role: string }>('POST', '/v1/keys', { role: opts.role, ...(opts.name ? { name: opts.name } : {}) });
-      emit(created, () => `created ${created.role} key ${created.id}\n${created.key}\nstore it now: it is not shown again`);
-    });
-  keys.command('list').description('list keys (never secrets)').action(async () => {
-    const result = await client().request<{ keys: Record<string, unknown>[] }>('GET', '/v1/keys');
-    emit(result, () => table(result.keys, ['id', 'name', 'role', 'created_at', 'revoked_at']));
-  });
-  keys.command('revoke <id>').description('revoke a key at once').action(async (id: string) => {
-    const result = await client().request<{ id: string }>('DELETE', `/v1/keys/${encodeURIComponent(id)}`);
-    emit(result, () => `revoked ${result.id}`);
+  addKeysCommands(program, {
+    client, emit,
+    bootstrap: async (dataDir) => {
+      const { runKeysBootstrap } = await import('./up.ts');
+      await runKeysBootstrap(env, dataDir, print);
+    },
   });
 
   return program;

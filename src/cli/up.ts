@@ -1,6 +1,8 @@
 import { createTarmac } from '../app.ts';
 import { loadConfig } from '../config.ts';
-import { ensureAdminKey } from '../security/index.ts';
+import { bootstrapAdminKey, ensureAdminKey } from '../security/index.ts';
+import { isTarmacError } from '../shared/errors.ts';
+import { ApiError } from './client.ts';
 import { installDemo } from './demo.ts';
 
 /** Options of `tarmac up`. */
@@ -42,4 +44,23 @@ export async function runMigrate(env: NodeJS.ProcessEnv, dataDir: string | undef
   const tarmac = await createTarmac(config);
   await tarmac.close();
   print(`migrations applied (${tarmac.database.dialect})`);
+}
+
+/**
+ * `tarmac keys bootstrap`: opens the store and creates an admin key in `<data dir>/admin.key` when no active admin
+ * key exists (a new store, or every admin key revoked or expired). Throws KEY_ADMIN_EXISTS otherwise.
+ */
+export async function runKeysBootstrap(env: NodeJS.ProcessEnv, dataDir: string | undefined, print: (text: string) => void): Promise<void> {
+  const config = loadConfig(env, { dataDir });
+  const tarmac = await createTarmac(config);
+  try {
+    const created = await bootstrapAdminKey(tarmac.keys, config.dataDir).catch((err: unknown) => {
+      // Same exit code as the API's 409 would give (5, conflict).
+      if (isTarmacError(err) && err.code === 'KEY_ADMIN_EXISTS') throw new ApiError(err.message, err.status, err.code);
+      throw err;
+    });
+    print(`created admin key ${created.id}; it is shown only this once and saved to ${created.file} (mode 0600):\n  ${created.key}`);
+  } finally {
+    await tarmac.close();
+  }
 }

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { TarmacError } from '../shared/errors.ts';
-import { isUniqueViolation, currentDb } from './dialect.ts';
+import { fromJson, toJson } from './columns.ts';
+import { currentDb, isUniqueViolation, writeTransaction } from './dialect.ts';
 import type { StoreConnection } from './dialect.ts';
 import type { ApiKeyRecord, KeyStore } from './records.ts';
 import type { ApiKeysTable, Database } from './schema.ts';
@@ -27,6 +28,12 @@ export class KyselyKeyStore implements KeyStore {
           created_by: key.createdBy,
           created_at: key.createdAt,
           revoked_at: key.revokedAt,
+          scope: key.scope === null ? null : toJson(key.scope),
+          expires_at: key.expiresAt,
+          last_used_at: key.lastUsedAt,
+          rotated_at: key.rotatedAt,
+          previous_secret_hash: key.previousSecretHash,
+          previous_expires_at: key.previousExpiresAt,
         })
         .execute();
     } catch (err) {
@@ -57,6 +64,39 @@ export class KyselyKeyStore implements KeyStore {
     return result.numUpdatedRows > 0n;
   }
 
+  /** Swaps in a new secret hash on an unrevoked key, the old one kept for its grace period; false when none matched. */
+  async rotate(id: string, change: { secretHash: string; previousSecretHash: string; previousExpiresAt: number; rotatedAt: number }): Promise<boolean> {
+    const result = await this.db
+      .updateTable('api_keys')
+      .set({
+        secret_hash: change.secretHash,
+        previous_secret_hash: change.previousSecretHash,
+        previous_expires_at: change.previousExpiresAt,
+        rotated_at: change.rotatedAt,
+      })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      // Compare-and-set on the current hash: two concurrent rotations cannot both think they replaced the same secret.
+      .where('secret_hash', '=', change.previousSecretHash)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Writes last-use times in one transaction, one statement per key, never moving a time backwards. */
+  async touch(uses: ReadonlyMap<string, number>): Promise<void> {
+    if (uses.size === 0) return;
+    await writeTransaction(this.conn, async (trx) => {
+      for (const [id, at] of uses) {
+        await trx
+          .updateTable('api_keys')
+          .set({ last_used_at: at })
+          .where('id', '=', id)
+          .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
+          .execute();
+      }
+    });
+  }
+
   /** How many keys exist, revoked included (zero means the instance still needs bootstrapping). */
   async count(): Promise<number> {
     const { n } = await this.db.selectFrom('api_keys').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
@@ -73,5 +113,11 @@ function toKey(r: Selectable<ApiKeysTable>): ApiKeyRecord {
     createdBy: r.created_by,
     createdAt: r.created_at,
     revokedAt: r.revoked_at,
+    scope: r.scope === null ? null : fromJson<ApiKeyRecord['scope']>(r.scope),
+    expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    rotatedAt: r.rotated_at,
+    previousSecretHash: r.previous_secret_hash,
+    previousExpiresAt: r.previous_expires_at,
   };
 }

@@ -386,6 +386,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('audit_events_created_at_idx').on('audit_events').column('created_at').execute();
       },
     },
+    '0010_key_scopes': {
+      async up(db: AnyDb): Promise<void> {
+        // One ADD COLUMN per statement: SQLite takes no more. All nullable, so existing keys stay unscoped and unexpiring.
+        const columns: [string, 'text' | 'bigint'][] = [
+          ['scope', 'text'], // JSON {models?, datasets?}; null: unrestricted
+          ['expires_at', 'bigint'],
+          ['last_used_at', 'bigint'],
+          ['rotated_at', 'bigint'],
+          ['previous_secret_hash', 'text'], // the secret before the last rotation, accepted until previous_expires_at
+          ['previous_expires_at', 'bigint'],
+        ];
+        for (const [name, type] of columns) await db.schema.alterTable('api_keys').addColumn(name, type).execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

@@ -116,6 +116,14 @@ export interface ApiKeyRecord {
   createdBy: string;
   createdAt: number;
   revokedAt: number | null;
+  /** Names or globs the key is restricted to; null: unrestricted. */
+  scope: { models?: string[]; datasets?: string[] } | null;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  rotatedAt: number | null;
+  /** The hash of the secret before the last rotation, accepted until `previousExpiresAt`. */
+  previousSecretHash: string | null;
+  previousExpiresAt: number | null;
 }
 
 /** One answered record, as the prediction log keeps it. */
@@ -245,6 +253,10 @@ export interface KeyStore {
   list(): Promise<ApiKeyRecord[]>;
   /** Marks a key revoked; false when no such key. */
   revoke(id: string, at: number): Promise<boolean>;
+  /** Replaces an unrevoked key's secret, keeping the old one valid until `previousExpiresAt`; false when no such key. */
+  rotate(id: string, change: { secretHash: string; previousSecretHash: string; previousExpiresAt: number; rotatedAt: number }): Promise<boolean>;
+  /** Records last-use times in one batch (never moving a time backwards). */
+  touch(uses: ReadonlyMap<string, number>): Promise<void>;
   count(): Promise<number>;
 }
 

@@ -89,6 +89,14 @@ export interface ApiKeysTable {
   created_by: string;
   created_at: number;
   revoked_at: number | null;
+  /** JSON `{models?, datasets?}` of names or globs; null: unrestricted. */
+  scope: string | null;
+  expires_at: number | null;
+  last_used_at: number | null;
+  rotated_at: number | null;
+  /** sha256 hex of the secret before the last rotation, accepted until previous_expires_at. */
+  previous_secret_hash: string | null;
+  previous_expires_at: number | null;
 }
 
 export interface PredictionsTable {

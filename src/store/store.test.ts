@@ -85,7 +85,7 @@ function adapterSuite(name: string, open: () => Promise<Target>, skip?: string):
     });
 
     test('migrations apply once and are idempotent', async () => {
-      assert.deepEqual(applied, ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas', '0009_audit_chain', '0013_approvals']);
+      assert.deepEqual(applied, ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas', '0009_audit_chain', '0010_key_scopes', '0013_approvals']);
       assert.deepEqual(await migrateToLatest(store), []);
       assert.deepEqual(await migrateToLatest(store), []);
     });
@@ -197,7 +197,10 @@ function adapterSuite(name: string, open: () => Promise<Target>, skip?: string):
 
     test('keys are inserted, read, listed, revoked and counted', async () => {
       assert.equal(await stores.keys.count(), 0);
-      const key = { id: 'k1', name: 'ci', role: 'admin', secretHash: 'ab'.repeat(32), createdBy: 'bootstrap', createdAt: T0, revokedAt: null };
+      const key = {
+        id: 'k1', name: 'ci', role: 'admin', secretHash: 'ab'.repeat(32), createdBy: 'bootstrap', createdAt: T0, revokedAt: null,
+        scope: null, expiresAt: null, lastUsedAt: null, rotatedAt: null, previousSecretHash: null, previousExpiresAt: null,
+      };
       await stores.keys.insert(key);
       await stores.keys.insert({ ...key, id: 'k2', name: 'reader', role: 'viewer', createdAt: T0 + 1 });
       await rejectsWithCode(stores.keys.insert(key), 'STORE_CONFLICT');
@@ -211,6 +214,33 @@ function adapterSuite(name: string, open: () => Promise<Target>, skip?: string):
       assert.equal((await stores.keys.get('k2'))?.revokedAt, T0 + 100);
       assert.equal(await stores.keys.revoke('missing', T0), false);
       assert.equal(await stores.keys.count(), 2);
+    });
+
+    test('keys keep their scope and expiry, rotate by compare-and-set and record last use without going backwards', async () => {
+      const key = {
+        id: 'k3', name: 'scoped', role: 'predictor', secretHash: 'cd'.repeat(32), createdBy: 'admin', createdAt: T0, revokedAt: null,
+        scope: { models: ['credit-*', 'fraud'], datasets: ['loans'] }, expiresAt: T0 + 86_400_000, lastUsedAt: null, rotatedAt: null,
+        previousSecretHash: null, previousExpiresAt: null,
+      };
+      await stores.keys.insert(key);
+      assert.deepEqual(await stores.keys.get('k3'), key);
+
+      const change = { secretHash: 'ef'.repeat(32), previousSecretHash: 'cd'.repeat(32), previousExpiresAt: T0 + 5_000, rotatedAt: T0 + 1_000 };
+      assert.equal(await stores.keys.rotate('k3', change), true);
+      assert.equal(await stores.keys.rotate('k3', change), false, 'the hash it replaced is gone: a second identical rotation loses');
+      assert.equal(await stores.keys.rotate('missing', change), false);
+      const rotated = await stores.keys.get('k3');
+      assert.equal(rotated?.secretHash, 'ef'.repeat(32));
+      assert.equal(rotated?.previousSecretHash, 'cd'.repeat(32));
+      assert.equal(rotated?.previousExpiresAt, T0 + 5_000);
+      assert.equal(rotated?.rotatedAt, T0 + 1_000);
+      assert.equal(await stores.keys.rotate('k2', { ...change, previousSecretHash: 'ab'.repeat(32) }), false, 'a revoked key does not rotate');
+
+      await stores.keys.touch(new Map([['k3', T0 + 10], ['k1', T0 + 20], ['missing', T0]]));
+      await stores.keys.touch(new Map([['k3', T0 + 5]]));
+      assert.equal((await stores.keys.get('k3'))?.lastUsedAt, T0 + 10);
+      assert.equal((await stores.keys.get('k1'))?.lastUsedAt, T0 + 20);
+      await stores.keys.touch(new Map());
     });
 
     test('predictions are inserted in bulk, found, counted and joined to feedback', async () => {
@@ -405,7 +435,7 @@ describe('openDatabase', () => {
   test('opens an in-memory SQLite database', async () => {
     const store = await openDatabase({ url: ':memory:', dataDir: '/nonexistent' });
     try {
-      assert.deepEqual(await migrateToLatest(store), ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas', '0009_audit_chain', '0013_approvals']);
+      assert.deepEqual(await migrateToLatest(store), ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas', '0009_audit_chain', '0010_key_scopes', '0013_approvals']);
       assert.equal(await createStores(store).keys.count(), 0);
     } finally {
       await store.close();

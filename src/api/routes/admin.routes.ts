@@ -3,15 +3,30 @@ import type { FastifyInstance } from 'fastify';
 import { parseSince, toExportLine } from '../../security/index.ts';
 import { invalid } from '../../shared/errors.ts';
 import type { ApiDeps } from '../deps.ts';
-import { createKeySchema } from '../schemas.ts';
+import type { CreateKeyInput } from '../../security/index.ts';
+import { createKeySchema, rotateKeySchema } from '../schemas.ts';
 import { auditView } from '../views.ts';
 
 /** API keys, the audit log and Prometheus metrics. */
 export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post<{ Body: { role: string; name?: string } }>('/v1/keys', {
+  app.post<{ Body: CreateKeyInput }>('/v1/keys', {
     config: { permission: 'keys:manage' },
-    schema: { tags: ['security'], summary: 'Create an API key (the key is shown once)', body: createKeySchema },
+    schema: { tags: ['security'], summary: 'Create an API key, optionally scoped to models/datasets and expiring (the key is shown once)', body: createKeySchema },
   }, async (request, reply) => reply.code(201).send(await deps.keys.create(request.body, request.principal)));
+
+  app.post<{ Params: { id: string }; Body: { grace_seconds?: number } | undefined }>('/v1/keys/:id/rotate', {
+    config: { permission: 'keys:manage' },
+    schema: {
+      tags: ['security'],
+      summary: 'Issue a new secret for a key (shown once); the old secret keeps working for the grace period',
+      params: { type: 'object', properties: { id: { type: 'string', maxLength: 100 } } },
+      body: rotateKeySchema,
+    },
+    // The body is optional (no body: the default grace); the schema would otherwise refuse a missing one.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
+  }, async (request) => deps.keys.rotate(request.params.id, request.body ?? {}, request.principal));
 
   app.get('/v1/keys', { config: { permission: 'keys:manage' }, schema: { tags: ['security'], summary: 'List API keys (never secrets)' } }, async () => ({
     keys: await deps.keys.list(),

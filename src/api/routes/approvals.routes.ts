@@ -18,12 +18,12 @@ export function approvalsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const policyView = (p: { fourEyes: boolean; expiresAfterSeconds: number }) => ({ four_eyes: p.fourEyes, expires_after_seconds: p.expiresAfterSeconds });
 
   app.get<{ Params: NameParams }>('/v1/models/:name/policy', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'The model\'s promotion policy (four-eyes)', params: nameParam },
   }, async (request) => policyView(await deps.approvals.policy(request.params.name)));
 
   app.put<{ Params: NameParams; Body: { four_eyes?: boolean; expires_after_seconds?: number } }>('/v1/models/:name/policy', {
-    config: { permission: 'policies:write' },
+    config: { permission: 'policies:write', scope: { model: 'name' } },
     schema: {
       tags, params: nameParam,
       summary: 'Set the model\'s promotion policy: with four_eyes, a change that gives a version the majority of the traffic waits for a second person',
@@ -38,7 +38,7 @@ export function approvalsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams; Querystring: { status?: ApprovalStatus } }>('/v1/models/:name/approvals', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: {
       tags, params: nameParam, summary: 'The model\'s approvals, newest first',
       querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['pending', 'approved', 'rejected', 'expired', 'failed'] } } },
@@ -46,12 +46,12 @@ export function approvalsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }, async (request) => ({ approvals: (await deps.approvals.list(request.params.name, { status: request.query.status })).map(approvalView) }));
 
   app.get<{ Params: ApprovalParams }>('/v1/models/:name/approvals/:id', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, params: approvalParams, summary: 'One approval' },
   }, async (request) => approvalView(await deps.approvals.get(request.params.name, request.params.id)));
 
   app.post<{ Params: ApprovalParams }>('/v1/models/:name/approvals/:id/approve', {
-    config: { permission: 'deployments:promote' },
+    config: { permission: 'deployments:promote', scope: { model: 'name' } },
     schema: { tags, params: approvalParams, summary: 'Approve a pending change and apply it; the person who asked cannot approve it' },
   }, async (request) => {
     const { approval } = await deps.approvals.approve(request.params.name, request.params.id, request.principal);
@@ -60,7 +60,7 @@ export function approvalsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.post<{ Params: ApprovalParams; Body: { reason?: string } | undefined }>('/v1/models/:name/approvals/:id/reject', {
-    config: { permission: 'deployments:promote' },
+    config: { permission: 'deployments:promote', scope: { model: 'name' } },
     schema: { tags, params: approvalParams, summary: 'Reject a pending change (the person who asked may withdraw it); an optional body {"reason": "…"}' },
   }, async (request) => {
     // The body is optional, so it is checked here rather than by a schema (which would refuse an empty POST).

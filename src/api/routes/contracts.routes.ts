@@ -54,12 +54,12 @@ export function contractsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/v1/contracts', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: 'neutral' },
     schema: { tags, summary: 'List contracts (the latest version of each)' },
   }, async () => ({ contracts: (await deps.contracts.list()).map(contractSummaryView) }));
 
   app.get<{ Params: NameParams }>('/v1/contracts/:name', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: 'neutral' },
     schema: { tags, summary: 'A contract with its versions, oldest first', params: contractNameParam },
   }, async (request) => {
     const versions = await deps.contracts.versions(request.params.name);
@@ -67,7 +67,7 @@ export function contractsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: VersionParams }>('/v1/contracts/:name/versions/:version', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: 'neutral' },
     schema: { tags, summary: 'One contract version (a number or "latest"): what Tarmac read from it, and the YAML', params: contractVersionParams },
   }, async (request) => {
     const { record, contract } = await deps.contracts.get(request.params.name, request.params.version);
@@ -75,7 +75,7 @@ export function contractsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams; Querystring: { from: string; to: string } }>('/v1/contracts/:name/diff', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: 'neutral' },
     schema: { tags, summary: 'The differences between two versions of a contract', params: contractNameParam, querystring: contractDiffQuery },
   }, async (request) => deps.contracts.diff(request.params.name, request.query.from, request.query.to));
 }

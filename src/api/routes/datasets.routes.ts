@@ -12,6 +12,7 @@ import {
 } from '../../pipelines/index.ts';
 import type { DatasetSpec, ExportFormat, SourceFormat, SourceItem } from '../../pipelines/index.ts';
 import { TarmacError } from '../../shared/errors.ts';
+import { mayList } from '../../security/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { batchView, datasetView, ingestResultView, quarantineView, windowView } from '../dataset-views.ts';
 
@@ -103,12 +104,12 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/v1/datasets', {
-    config: { permission: 'datasets:read' },
+    config: { permission: 'datasets:read', scope: { filter: 'datasets' } },
     schema: { tags, summary: 'List datasets' },
-  }, async () => ({ datasets: (await deps.datasets.list()).map(datasetView) }));
+  }, async (request) => ({ datasets: (await deps.datasets.list()).filter((d) => mayList(request.principal, 'dataset', d.name)).map(datasetView) }));
 
   app.get<{ Params: NameParams }>('/v1/datasets/:name', {
-    config: { permission: 'datasets:read' },
+    config: { permission: 'datasets:read', scope: { dataset: 'name' } },
     schema: { tags, summary: 'A dataset with its row and open-quarantine counts and recent event-time windows', params: NAME_PARAM },
   }, async (request) => {
     const { dataset, rows, quarantineOpen, windows } = await deps.datasets.describe(request.params.name);
@@ -116,7 +117,7 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.patch<{ Params: NameParams; Body: { contract: string } }>('/v1/datasets/:name', {
-    config: { permission: 'datasets:write' },
+    config: { permission: 'datasets:write', scope: { dataset: 'name' } },
     schema: {
       tags, summary: 'Move the dataset to another version of its contract', params: NAME_PARAM,
       body: { type: 'object', required: ['contract'], additionalProperties: false, properties: { contract: { type: 'string', minLength: 1, maxLength: 200 } } },
@@ -124,7 +125,7 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }, async (request) => datasetView(await deps.datasets.setContract(request.params.name, request.body.contract, request.principal)));
 
   app.post<{ Params: NameParams; Querystring: { format?: SourceFormat } }>('/v1/datasets/:name/batches', {
-    config: { permission: 'datasets:write' },
+    config: { permission: 'datasets:write', scope: { dataset: 'name' } },
     schema: {
       tags,
       summary: 'Ingest a file (the raw body: CSV, JSON Lines or Parquet) as one batch; 201 with its counts whatever it quarantined',
@@ -180,7 +181,7 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.post<{ Params: NameParams; Body: unknown }>('/v1/datasets/:name/records', {
-    config: { permission: 'datasets:write' },
+    config: { permission: 'datasets:write', scope: { dataset: 'name' } },
     schema: {
       tags,
       summary: 'Ingest records (JSON `{"records": [...]}` or a JSON Lines body) as one batch; a retried identical request adds nothing',
@@ -220,7 +221,7 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams; Querystring: { limit?: string } }>('/v1/datasets/:name/batches', {
-    config: { permission: 'datasets:read' },
+    config: { permission: 'datasets:read', scope: { dataset: 'name' } },
     schema: {
       tags, summary: 'The dataset\'s ingestion batches, newest first', params: NAME_PARAM,
       querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$', description: '1–999' } } },
@@ -228,7 +229,7 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }, async (request) => ({ batches: (await deps.datasets.batches(request.params.name, Number(request.query.limit ?? 100))).map(batchView) }));
 
   app.get<{ Params: NameParams & { id: string } }>('/v1/datasets/:name/batches/:id', {
-    config: { permission: 'datasets:read' },
+    config: { permission: 'datasets:read', scope: { dataset: 'name' } },
     schema: {
       tags, summary: 'One ingestion batch',
       params: { type: 'object', required: ['name', 'id'], properties: { name: { type: 'string', maxLength: 200 }, id: { type: 'string', maxLength: 64 } } },
@@ -242,7 +243,7 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams; Querystring: { status?: 'open' | 'resubmitted' | 'discarded'; limit?: string; after?: string } }>('/v1/datasets/:name/quarantine', {
-    config: { permission: 'datasets:read' },
+    config: { permission: 'datasets:read', scope: { dataset: 'name' } },
     schema: {
       tags, summary: 'Quarantined rows with every reason, oldest first; page with `after` (the last id seen)', params: NAME_PARAM,
       querystring: {
@@ -268,7 +269,7 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   } as const;
 
   app.post<{ Params: NameParams & { id: string }; Body: { record: unknown } }>('/v1/datasets/:name/quarantine/:id/resubmit', {
-    config: { permission: 'datasets:write' },
+    config: { permission: 'datasets:write', scope: { dataset: 'name' } },
     schema: {
       tags, summary: 'Re-submit a corrected quarantined row through the dataset\'s pipeline', params: quarantineParams,
       body: { type: 'object', required: ['record'], additionalProperties: false, properties: { record: { type: 'object' } } },
@@ -279,7 +280,7 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.post<{ Params: NameParams & { id: string } }>('/v1/datasets/:name/quarantine/:id/discard', {
-    config: { permission: 'datasets:write' },
+    config: { permission: 'datasets:write', scope: { dataset: 'name' } },
     schema: { tags, summary: 'Discard a quarantined row (kept, marked discarded)', params: quarantineParams },
   }, async (request) => {
     await deps.ingest.discard(request.params.name, Number(request.params.id), request.principal);
@@ -287,7 +288,7 @@ export function datasetsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams; Querystring: { format?: ExportFormat } }>('/v1/datasets/:name/rows', {
-    config: { permission: 'datasets:read' },
+    config: { permission: 'datasets:read', scope: { dataset: 'name' } },
     schema: {
       tags, summary: 'Export the accepted rows (CSV, JSON Lines or Parquet), streamed', params: NAME_PARAM,
       querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['csv', 'jsonl', 'parquet'] } } },

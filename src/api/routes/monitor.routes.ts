@@ -16,7 +16,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const tags = ['monitoring'];
 
   app.put<{ Params: VersionParams; Body: { profile: unknown; source?: string; sample?: { records: Record<string, unknown>[]; labels?: unknown[] } } }>('/v1/models/:name/versions/:version/reference-profile', {
-    config: { permission: 'models:write' },
+    config: { permission: 'models:write', scope: { model: 'name' } },
     bodyLimit: 64 * 1024 * 1024,
     schema: {
       tags,
@@ -46,7 +46,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.post<{ Params: VersionParams; Body: { batch_id: string; label?: string } }>('/v1/models/:name/versions/:version/reference-profile/from-batch', {
-    config: { permission: 'models:write' },
+    config: { permission: 'models:write', scope: { model: 'name' } },
     schema: {
       tags,
       summary: 'Build and set the version\'s reference from an ingested dataset batch (its stored rows, up to 200,000; the label column for CBPE)',
@@ -63,7 +63,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: VersionParams }>('/v1/models/:name/versions/:version/reference-profile', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'The version\'s reference profile', params: versionParams },
   }, async (request) => {
     const { name, version } = request.params;
@@ -75,7 +75,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: { name: string }; Querystring: { format?: 'html' | 'json'; version?: string; variant?: string; since?: string; window?: string } }>('/v1/models/:name/monitor/report', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: {
       tags,
       summary: 'The monitoring report: reference vs current histograms per feature, drift over time, quality, performance — a self-contained HTML page or its JSON twin',
@@ -104,7 +104,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.put<{ Params: { name: string }; Body: { metrics: unknown } }>('/v1/models/:name/monitor/business-metrics', {
-    config: { permission: 'models:write' },
+    config: { permission: 'models:write', scope: { model: 'name' } },
     schema: {
       tags,
       summary: 'Replace the model\'s business metrics: safe expressions over each answer (features, prediction, confidence) or each labelled answer (also label), aggregated per window as a mean or a sum',
@@ -114,7 +114,7 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }, async (request) => ({ model: request.params.name, metrics: await deps.monitor.setBusinessMetrics(request.params.name, request.body.metrics, request.principal) }));
 
   app.put<{ Params: { name: string }; Body: unknown }>('/v1/models/:name/monitor/drift-settings', {
-    config: { permission: 'models:write' },
+    config: { permission: 'models:write', scope: { model: 'name' } },
     schema: {
       tags,
       summary: 'How windows are compared with the reference: {method, threshold, per_feature: {name: {method, threshold}}, drift_share}',
@@ -124,17 +124,17 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }, async (request) => ({ model: request.params.name, settings: await deps.monitor.setDriftSettings(request.params.name, request.body, request.principal) }));
 
   app.get<{ Params: { name: string } }>('/v1/models/:name/monitor/drift-settings', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'The model\'s drift settings ({} for the defaults)', params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } } },
   }, async (request) => ({ model: request.params.name, settings: await deps.monitor.driftSettings(request.params.name) }));
 
   app.get<{ Params: { name: string } }>('/v1/models/:name/monitor/business-metrics', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'The model\'s business metrics', params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } } },
   }, async (request) => ({ model: request.params.name, metrics: await deps.monitor.businessMetrics(request.params.name) }));
 
   app.get<{ Params: { name: string }; Querystring: { version?: string; variant?: string; since?: string; limit?: string; size?: string } }>('/v1/models/:name/monitor/windows', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: {
       tags,
       summary: 'The monitor\'s windows of a model, newest first (open windows of this replica first): drift per feature and for the dataset, data quality, volume',

@@ -8,12 +8,12 @@ type NameParams = { name: string };
 export function recordsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const tags = ['records'];
   app.post<{ Params: NameParams }>('/v1/models/:name/predict', {
-    config: { permission: 'predict' },
+    config: { permission: 'predict', scope: { model: 'name' } },
     schema: { tags, summary: 'Predict from records', params: modelNameParam, body: recordsRequestSchema, response: { 200: recordsResponseSchema } },
   }, async (request) => deps.predict.predictRecords(request.params.name, request.body, { requestId: String(request.id), headers: request.headers }));
 
   app.post<{ Params: NameParams }>('/v1/models/:name/feedback', {
-    config: { permission: 'feedback:write' },
+    config: { permission: 'feedback:write', scope: { model: 'name' } },
     schema: {
       tags, summary: 'Store ground truth for predictions', params: modelNameParam, body: feedbackRequestSchema,
       response: { 200: { type: 'object', properties: { accepted: { type: 'integer' }, unknown_prediction_ids: { type: 'array', items: { type: 'string' } } } } },

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Task } from '../../runtime/types.ts';
 import { TarmacError } from '../../shared/errors.ts';
 import type { DeploymentSpec } from '../../store/index.ts';
+import { mayList } from '../../security/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { approvalView } from '../views.ts';
 import { sendProblem, toTarmacError } from '../problem.ts';
@@ -48,7 +49,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.post('/v1/artifacts', {
-    config: { permission: 'models:write' },
+    config: { permission: 'models:write', scope: 'neutral' },
     bodyLimit: deps.limits.maxArtifactBytes + 1,
     schema: {
       tags, summary: 'Upload an ONNX artifact (application/octet-stream); returns its sha256 and signature',
@@ -74,11 +75,11 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.code(201).send({ artifact_sha256: uploaded.sha256, size: uploaded.size, signature: uploaded.signature, producer: uploaded.producer, ir_version: uploaded.irVersion, opsets: uploaded.opsets });
   });
 
-  app.get('/v1/models', { config: { permission: 'models:read' }, schema: { tags, summary: 'List models' } }, async () => {
+  app.get('/v1/models', { config: { permission: 'models:read', scope: { filter: 'models' } }, schema: { tags, summary: 'List models (a scoped caller sees the ones its scope covers)' } }, async (request) => {
     const [models, deployments] = await Promise.all([deps.registry.listModels(), deps.registry.listDeployments()]);
     const byModel = new Map(deployments.map((d) => [d.modelName, d]));
     return {
-      models: models.map((m) => ({
+      models: models.filter((m) => mayList(request.principal, 'model', m.name)).map((m) => ({
         ...modelView(m),
         deployed_versions: byModel.get(m.name)?.spec.variants.map((v) => v.version) ?? [],
       })),
@@ -86,7 +87,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams }>('/v1/models/:name', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'A model with its versions, aliases and deployment', params: modelNameParam },
   }, async (request) => {
     const { model, versions, aliases, deployment } = await deps.registry.describeModel(request.params.name);
@@ -99,7 +100,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.post<{ Params: NameParams; Body: RegisterBody }>('/v1/models/:name/versions', {
-    config: { permission: 'models:write' },
+    config: { permission: 'models:write', scope: { model: 'name' } },
     schema: { tags, summary: 'Register the next version from an uploaded artifact', params: modelNameParam, body: registerVersionSchema },
   }, async (request, reply) => {
     const b = request.body;
@@ -127,7 +128,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: VersionParams }>('/v1/models/:name/versions/:version', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'One version (a number, an alias or "latest")', params: modelVersionParams },
   }, async (request) => {
     const version = await deps.registry.resolveVersion(request.params.name, request.params.version);
@@ -136,17 +137,17 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: VersionParams }>('/v1/models/:name/versions/:version/lineage', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'Data → model → deployments: the batches a version was trained on, the version, and where it serves now', params: modelVersionParams },
   }, async (request) => lineageView(await deps.registry.lineage(request.params.name, request.params.version)));
 
   app.put<{ Params: AliasParams; Body: { version: number | string } }>('/v1/models/:name/aliases/:alias', {
-    config: { permission: 'models:write' },
+    config: { permission: 'models:write', scope: { model: 'name' } },
     schema: { tags, summary: 'Point an alias at a version (atomic)', params: aliasParams, body: aliasBodySchema },
   }, async (request) => aliasView(await deps.registry.setAlias(request.params.name, request.params.alias, request.body.version, request.principal)));
 
   app.delete<{ Params: AliasParams }>('/v1/models/:name/aliases/:alias', {
-    config: { permission: 'models:write' },
+    config: { permission: 'models:write', scope: { model: 'name' } },
     schema: { tags, summary: 'Remove an alias', params: aliasParams },
   }, async (request, reply) => {
     await deps.registry.deleteAlias(request.params.name, request.params.alias, request.principal);
@@ -154,7 +155,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams }>('/v1/models/:name/deployment', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags: ['deployments'], summary: 'What serves the model', params: modelNameParam },
   }, async (request) => deploymentView(await deps.registry.getDeployment(request.params.name), deps.predict.isReady(request.params.name)));
 
@@ -162,7 +163,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     version?: number | string; variants?: { name: string; version: number | string; weight: number }[]; shadows?: { name: string; version: number | string }[];
     batching?: { enabled?: boolean; max_batch_size?: number; max_queue_delay_ms?: number }; validation?: ValidationBody;
   } }>('/v1/models/:name/deployment', {
-    config: { permission: 'deployments:write' },
+    config: { permission: 'deployments:write', scope: { model: 'name' } },
     schema: { tags: ['deployments'], summary: 'Serve one version (number or alias) or a traffic split with optional shadows; loads every version before switching traffic. Under a four-eyes policy a change that gives a version the majority of the traffic waits for a second person (202 with the pending approval)', params: modelNameParam, body: deploymentBodySchema },
   }, async (request, reply) => {
     const b = request.body.batching;
@@ -187,7 +188,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams; Querystring: { limit?: string; at?: string } }>('/v1/models/:name/deployment/revisions', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: {
       tags: ['deployments'],
       summary: 'The deployment\'s revisions, newest first; with `at`, those made at or before that time (the first is what served then)',
@@ -205,7 +206,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }));
 
   app.post<{ Params: NameParams; Body: { revision?: number } }>('/v1/models/:name/deployment/rollback', {
-    config: { permission: 'deployments:write' },
+    config: { permission: 'deployments:write', scope: { model: 'name' } },
     schema: {
       tags: ['deployments'],
       summary: 'Return to the previous deployment revision, or restore any earlier one by number (as a new revision)',
@@ -218,7 +219,7 @@ export function registryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return deploymentView(record, deps.predict.isReady(request.params.name));
   });
 
-  app.get('/v1/deployments', { config: { permission: 'models:read' }, schema: { tags: ['deployments'], summary: 'Every deployment' } }, async () => ({
-    deployments: (await deps.registry.listDeployments()).map((d) => deploymentView(d, deps.predict.isReady(d.modelName))),
+  app.get('/v1/deployments', { config: { permission: 'models:read', scope: { filter: 'models' } }, schema: { tags: ['deployments'], summary: 'Every deployment' } }, async (request) => ({
+    deployments: (await deps.registry.listDeployments()).filter((d) => mayList(request.principal, 'model', d.modelName)).map((d) => deploymentView(d, deps.predict.isReady(d.modelName))),
   }));
 }

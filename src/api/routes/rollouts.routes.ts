@@ -27,7 +27,7 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const tags = ['rollouts'];
 
   app.post<{ Params: NameParams; Body: { version: number | string; steps?: number[]; interval_seconds?: number; gates?: { kind: string; threshold: number; metric?: string; direction?: string }[]; min_samples?: number; min_labels?: number; failure_limit?: number; inconclusive_limit?: number; consecutive_error_limit?: number; deadline_seconds?: number; pause_deadline_seconds?: number } }>('/v1/models/:name/rollout', {
-    config: { permission: 'deployments:write' },
+    config: { permission: 'deployments:write', scope: { model: 'name' } },
     schema: {
       tags,
       summary: 'Start a canary rollout: the canary takes each step\'s share in turn, each step gated by an analysis against the stable variant',
@@ -64,13 +64,14 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams }>('/v1/models/:name/rollout', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'The model\'s newest rollout: status, step, every analysis with each gate\'s numbers', params: nameParam },
   }, async (request) => rolloutView(await deps.rollouts.status(request.params.name)));
 
   for (const action of ['pause', 'resume', 'abort'] as const) {
     app.post<{ Params: NameParams }>(`/v1/models/:name/rollout/${action}`, {
-      config: { permission: 'deployments:write' },
+      // Promoting a canary to all traffic is its own permission (below); pausing, resuming and aborting are ordinary changes.
+      config: { permission: 'deployments:write', scope: { model: 'name' } },
       schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)} the rollout (idempotent)`, params: nameParam },
     }, async (request) => {
       const state = await deps.rollouts[action](request.params.name, request.principal);
@@ -80,7 +81,7 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }
 
   app.post<{ Params: NameParams }>('/v1/models/:name/rollout/promote', {
-    config: { permission: 'deployments:promote' },
+    config: { permission: 'deployments:promote', scope: { model: 'name' } },
     schema: {
       tags, params: nameParam,
       summary: 'Promote the rollout now (idempotent); under a four-eyes policy the promotion waits for a second person (202 with the pending approval)',
@@ -97,7 +98,7 @@ export function rolloutsRoutes(app: FastifyInstance, deps: ApiDeps): void {
 export function experimentsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const tags = ['experiments'];
   app.post<{ Params: NameParams; Body: { variants?: string[]; weights?: number[]; unit_header?: string; unit_field?: string; metric?: 'binary' | 'continuous'; guardrails?: { kind: string; threshold: number }[] } }>('/v1/models/:name/experiment', {
-    config: { permission: 'deployments:write' },
+    config: { permission: 'deployments:write', scope: { model: 'name' } },
     schema: {
       tags,
       summary: 'Start an A/B experiment on the deployment\'s variants: units (a header or a record field) stick to a variant by a deterministic hash',
@@ -126,12 +127,12 @@ export function experimentsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams }>('/v1/models/:name/experiment', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'The experiment and its readout from the feedback so far (lifts, tests, CIs, sequential p-values, SRM, Holm)', params: nameParam },
   }, async (request) => deps.experiments.status(request.params.name));
 
   app.post<{ Params: NameParams }>('/v1/models/:name/experiment/stop', {
-    config: { permission: 'deployments:write' },
+    config: { permission: 'deployments:write', scope: { model: 'name' } },
     schema: { tags, summary: 'Stop the experiment (idempotent): traffic goes back to the deployment\'s weights', params: nameParam },
   }, async (request) => deps.experiments.stop(request.params.name, request.principal));
 }

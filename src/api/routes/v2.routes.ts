@@ -13,14 +13,14 @@ type VersionParams = { name: string; version: string };
 export function v2Routes(app: FastifyInstance, deps: ApiDeps): void {
   const tags = ['open inference protocol v2'];
 
-  app.get('/v2', { config: { permission: 'models:read' }, schema: { tags, summary: 'Server metadata' } }, async () => ({
+  app.get('/v2', { config: { permission: 'models:read', scope: 'neutral' }, schema: { tags, summary: 'Server metadata' } }, async () => ({
     name: 'tarmac',
     version: deps.version,
     extensions: ['records', 'prediction_log', 'feedback'],
   }));
 
   app.get<{ Params: NameParams }>('/v2/models/:name', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'Metadata of the deployed model', params: modelNameParam, response: { 200: v2ModelMetadataSchema } },
   }, async (request) => {
     const route = deps.routes.get(request.params.name);
@@ -33,7 +33,7 @@ export function v2Routes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: VersionParams }>('/v2/models/:name/versions/:version', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'Metadata of one version', params: modelVersionParams, response: { 200: v2ModelMetadataSchema } },
   }, async (request) => {
     const version = await deps.registry.resolveVersion(request.params.name, numeric(request.params.version));
@@ -41,7 +41,7 @@ export function v2Routes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: NameParams }>('/v2/models/:name/ready', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'Model readiness', params: modelNameParam },
   }, async (request, reply) => {
     const ready = deps.predict.isReady(request.params.name);
@@ -50,7 +50,7 @@ export function v2Routes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: VersionParams }>('/v2/models/:name/versions/:version/ready', {
-    config: { permission: 'models:read' },
+    config: { permission: 'models:read', scope: { model: 'name' } },
     schema: { tags, summary: 'Version readiness', params: modelVersionParams },
   }, async (request, reply) => {
     const version = await deps.registry.resolveVersion(request.params.name, numeric(request.params.version));
@@ -59,12 +59,12 @@ export function v2Routes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.post<{ Params: NameParams }>('/v2/models/:name/infer', {
-    config: { permission: 'predict' },
+    config: { permission: 'predict', scope: { model: 'name' } },
     schema: { tags, summary: 'Inference on the deployed model', params: modelNameParam, body: v2InferRequestSchema, response: { 200: v2InferResponseSchema } },
   }, async (request) => deps.predict.inferV2(request.params.name, undefined, request.body, { requestId: String(request.id) }));
 
   app.post<{ Params: VersionParams }>('/v2/models/:name/versions/:version/infer', {
-    config: { permission: 'predict' },
+    config: { permission: 'predict', scope: { model: 'name' } },
     schema: { tags, summary: 'Inference on one version', params: modelVersionParams, body: v2InferRequestSchema, response: { 200: v2InferResponseSchema } },
   }, async (request) => deps.predict.inferV2(request.params.name, numeric(request.params.version), request.body, { requestId: String(request.id) }));
 }
