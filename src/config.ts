@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { parseEndpointRegions, parseRegion, parseRegions, type ResidencyConfig } from './privacy/residency.ts';
 import { TarmacError } from './shared/errors.ts';
 
 /** Tarmac's resolved configuration: built once at start, frozen, passed down. */
@@ -45,6 +46,13 @@ export interface Config {
   piiHashKey: string | undefined;
   /** The live monitor: on/off, its window size and how long a window waits for late events. */
   monitor: { enabled: boolean; windowSeconds: number; graceSeconds: number; maxProfiledRows: number };
+  /**
+   * Retention: the global default in days for every model's predictions/feedback and every dataset's records,
+   * quarantine and batches (undefined: kept forever unless a policy says otherwise), and the janitor's pace.
+   */
+  retention: { defaultDays: number | undefined; intervalSeconds: number; batchSize: number };
+  /** Data residency: the allowed regions and the declared regions of this node and its endpoints. */
+  residency: ResidencyConfig;
 }
 
 /** Values that command-line flags may override. */
@@ -128,6 +136,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       windowSeconds: intVar(env, 'TARMAC_MONITOR_WINDOW_SECONDS', 300, 1, 86_400),
       graceSeconds: intVar(env, 'TARMAC_MONITOR_GRACE_SECONDS', 10, 0, 3_600),
       maxProfiledRows: intVar(env, 'TARMAC_MONITOR_MAX_PROFILED_ROWS', 20_000, 100, 10_000_000),
+    },
+    retention: {
+      defaultDays: env.TARMAC_RETENTION_DAYS ? intVar(env, 'TARMAC_RETENTION_DAYS', 0, 1, 36_500) : undefined,
+      intervalSeconds: intVar(env, 'TARMAC_RETENTION_INTERVAL_SECONDS', 3_600, 1, 604_800),
+      batchSize: intVar(env, 'TARMAC_RETENTION_BATCH_SIZE', 1_000, 1, 100_000),
+    },
+    residency: {
+      allowed: parseRegions(env.TARMAC_DATA_RESIDENCY, 'TARMAC_DATA_RESIDENCY'),
+      localRegion: parseRegion(env.TARMAC_REGION, 'TARMAC_REGION'),
+      databaseRegion: parseRegion(env.TARMAC_DATABASE_REGION, 'TARMAC_DATABASE_REGION'),
+      natsRegion: parseRegion(env.TARMAC_NATS_REGION, 'TARMAC_NATS_REGION'),
+      hosts: parseEndpointRegions(env.TARMAC_ENDPOINT_REGIONS),
     },
   };
   return Object.freeze(config);

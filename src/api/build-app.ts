@@ -14,6 +14,7 @@ import { monitorRoutes } from './routes/monitor.routes.ts';
 import { alertsRoutes } from './routes/alerts.routes.ts';
 import { experimentsRoutes, rolloutsRoutes } from './routes/rollouts.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
+import { privacyRoutes } from './routes/privacy.routes.ts';
 import { recordsRoutes } from './routes/records.routes.ts';
 import { registryRoutes } from './routes/registry.routes.ts';
 import { v2Routes } from './routes/v2.routes.ts';
@@ -79,6 +80,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   rolloutsRoutes(app, deps);
   experimentsRoutes(app, deps);
   adminRoutes(app, deps);
+  privacyRoutes(app, deps);
 
   app.get('/openapi.json', { config: { permission: 'models:read' }, schema: { hide: true } }, async () => app.swagger());
 

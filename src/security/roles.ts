@@ -10,7 +10,9 @@ export type Permission =
   | 'metrics:read'
   | 'datasets:read'
   | 'datasets:write'
-  | 'alerts:write';
+  | 'alerts:write'
+  | 'privacy:read'
+  | 'privacy:write';
 
 /** The built-in roles. */
 export const ROLES = ['admin', 'deployer', 'viewer', 'predictor'] as const;
@@ -19,7 +21,7 @@ export const ROLES = ['admin', 'deployer', 'viewer', 'predictor'] as const;
 export type Role = (typeof ROLES)[number];
 
 const GRANTS: Record<Role, readonly Permission[]> = {
-  admin: ['models:read', 'models:write', 'deployments:write', 'predict', 'feedback:write', 'keys:manage', 'audit:read', 'metrics:read', 'datasets:read', 'datasets:write', 'alerts:write'],
+  admin: ['models:read', 'models:write', 'deployments:write', 'predict', 'feedback:write', 'keys:manage', 'audit:read', 'metrics:read', 'datasets:read', 'datasets:write', 'alerts:write', 'privacy:read', 'privacy:write'],
   deployer: ['models:read', 'models:write', 'deployments:write', 'predict', 'feedback:write', 'metrics:read', 'datasets:read', 'datasets:write', 'alerts:write'],
   viewer: ['models:read', 'metrics:read', 'datasets:read'],
   // Inference clients read model metadata (V2 GET /v2/models/{m}) to build their requests.

@@ -7,6 +7,7 @@ import { KyselyModelStore } from './model-store.ts';
 import { KyselyMonitorStore } from './monitor-store.ts';
 import { KyselyRolloutStore } from './rollout-store.ts';
 import { KyselyPredictionStore } from './prediction-store.ts';
+import { KyselyPrivacyStore, type PrivacyStore } from './privacy-store.ts';
 import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore, RolloutStore } from './records.ts';
 
 export { openDatabase } from './database.ts';
@@ -16,6 +17,8 @@ export { migrateToLatest } from './migrations.ts';
 export { KyselyMonitorStore, KyselyRolloutStore };
 export { KyselyAuditStore, KyselyContractStore, KyselyDatasetStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
 export { FileBlobStore } from './blob-store.ts';
+export { KyselyPrivacyStore };
+export type * from './privacy-store.ts';
 export { AUDIT_GENESIS_HASH, auditHash, canonicalJson, verifyAuditChain } from './audit-hash.ts';
 export type { AuditChainCheck, AuditHashedFields } from './audit-hash.ts';
 export type * from './records.ts';
@@ -31,6 +34,7 @@ export interface Stores {
   monitor: MonitorStore & AlertConfigStore;
   rollouts: RolloutStore;
   datasets: DatasetStore;
+  privacy: PrivacyStore;
 }
 
 /** Builds every Kysely repository over an open database (a `StoreDatabase` from `openDatabase`). */
@@ -44,5 +48,6 @@ export function createStores(conn: StoreConnection): Stores {
     monitor: new KyselyMonitorStore(conn),
     rollouts: new KyselyRolloutStore(conn),
     datasets: new KyselyDatasetStore(conn),
+    privacy: new KyselyPrivacyStore(conn),
   };
 }
