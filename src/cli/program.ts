@@ -6,6 +6,7 @@ import { addDatasetCommands } from './datasets.commands.ts';
 import { addDriftCommand } from './drift.command.ts';
 import { addExperimentsCommands } from './experiments.command.ts';
 import { addMonitorCommands, putReferenceProfile } from './monitor.commands.ts';
+import { addPrivacyCommands } from './privacy.commands.ts';
 import { addRolloutCommands } from './rollout.commands.ts';
 import { referenceOf } from '../serving/reference-stats.ts';
 import { isTarmacError } from '../shared/errors.ts';
@@ -240,6 +241,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
   addExperimentsCommands(program, { emit, client });
   addMonitorCommands(program, { client, emit });
   addRolloutCommands(program, { client, emit });
+  addPrivacyCommands(program, { client, emit });
 
   const alias = program.command('alias').description('movable names for versions');
   alias.command('set <name> <alias> <version>').description('point ALIAS of NAME at VERSION').action(async (name: string, aliasName: string, version: string) => {

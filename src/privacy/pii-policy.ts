@@ -65,13 +65,21 @@ export class PiiPolicy {
     const out: PredictionRecord[] = [];
     for (const row of rows) {
       const rules = await this.versionRules(row.model, row.version);
+      const outputs = this.protectSubject(row.outputs);
       if (rules.length === 0) {
-        out.push(row);
+        out.push(outputs === row.outputs ? row : { ...row, outputs });
         continue;
       }
-      out.push({ ...row, inputs: this.hasher.protectRecord(row.inputs, rules), outputs: this.protectUnit(row.inputs, row.outputs, rules) });
+      out.push({ ...row, inputs: this.hasher.protectRecord(row.inputs, rules), outputs: this.protectUnit(row.inputs, outputs, rules) });
     }
     return out;
+  }
+
+  /** The subject key a client sent with a record is personal by definition: always its keyed hash. */
+  private protectSubject(outputs: unknown): unknown {
+    if (typeof outputs !== 'object' || outputs === null) return outputs;
+    const subject = (outputs as { subject?: unknown }).subject;
+    return typeof subject === 'string' ? { ...(outputs as Record<string, unknown>), subject: this.hasher.hash(subject) } : outputs;
   }
 
   /** A dataset's quarantined row protected: its raw form (source names included) and the reasons' quoted values. */

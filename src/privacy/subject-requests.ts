@@ -44,7 +44,7 @@ export class SubjectRequestService {
     maxRows?: number;
   }) {}
 
-  /** Everything held about the subject; audited. Throws VALIDATION_FAILED for a missing key or no subject field. */
+  /** Everything held about the subject; audited. Throws VALIDATION_FAILED for a malformed key or field. */
   async export(subject: unknown, field: unknown, by: Principal): Promise<SubjectExport> {
     const found = await this.find(subject, field);
     const view: SubjectExport = {
@@ -84,12 +84,8 @@ export class SubjectRequestService {
     if (field !== undefined && (typeof field !== 'string' || field.length === 0 || field.length > 200)) {
       throw new TarmacError('VALIDATION_FAILED', 'field must be a field name', { issues: [{ field: '/field', rule: 'type', message: 'must be a field name of 1 to 200 characters' }] });
     }
+    // Without a field named or marked, only answers the client logged with the key (`subjects`) can match.
     const fields = field !== undefined ? [field as string] : await this.deps.subjectFields();
-    if (fields.length === 0) {
-      throw new TarmacError('VALIDATION_FAILED', 'no contract marks a subject field (customProperty tarmac.subject: true); name one with field', {
-        issues: [{ field: '/field', rule: 'required', message: 'is required when no contract marks a subject field' }],
-      });
-    }
     const hash = this.deps.hasher.hash(subject);
     // Stored JSON holds the key either raw (a string or a number) or as its keyed hash: any of them narrows the scan.
     const needles = [...new Set([hash, subject, JSON.stringify(subject).slice(1, -1)])];
@@ -116,7 +112,9 @@ export class SubjectRequestService {
         after = next as C;
       }
     };
-    const predictions = await collect<SubjectPredictionRow, string>((a) => this.deps.store.searchPredictions(needles, a, PAGE), (p) => matches(p.inputs));
+    // A logged answer is the subject's when a subject field of its inputs matches or the client sent the key with it.
+    const sentWith = (outputs: unknown) => typeof outputs === 'object' && outputs !== null && (outputs as { subject?: unknown }).subject === hash;
+    const predictions = await collect<SubjectPredictionRow, string>((a) => this.deps.store.searchPredictions(needles, a, PAGE), (p) => matches(p.inputs) || sentWith(p.outputs));
     const feedback: SubjectFeedbackRow[] = await this.deps.store.feedbackOf(predictions.map((p) => p.id));
     const quarantine = await collect<SubjectQuarantineRow, number>((a) => this.deps.store.searchQuarantine(needles, a, PAGE), (q) => matches(q.raw));
     const datasetRows = await collect<SubjectDatasetRow, number>((a) => this.deps.store.searchDatasetRows(needles, a, PAGE), (r) => matches(r.data));

@@ -28,9 +28,11 @@ export function registerAuth(app: FastifyInstance, deps: Pick<ApiDeps, 'keys' | 
     void reply.header('x-request-id', request.id);
     const permission = request.routeOptions.config?.permission;
     if (!permission) return;
+    // The path only: a query string may carry personal data (GET /v1/privacy/export?subject=…) that the audit must not keep.
+    const target = request.url.split('?')[0]!;
     const header = request.headers.authorization;
     if (!header) {
-      await deps.audit.denied('anonymous', permission, request.url, { reason: 'missing', ip: request.ip });
+      await deps.audit.denied('anonymous', permission, target, { reason: 'missing', ip: request.ip });
       throw new TarmacError('AUTH_MISSING', 'send an API key as "Authorization: Bearer <key>" (create one with `tarmac keys create`)', {
         issues: [{ field: '/headers/authorization', rule: 'required', message: 'is required' }],
       });
@@ -38,13 +40,13 @@ export function registerAuth(app: FastifyInstance, deps: Pick<ApiDeps, 'keys' | 
     const match = BEARER.exec(header);
     const principal = match ? deps.keys.authenticate(match[1]!) : undefined;
     if (!principal) {
-      await deps.audit.denied('anonymous', permission, request.url, { reason: 'invalid key', ip: request.ip });
+      await deps.audit.denied('anonymous', permission, target, { reason: 'invalid key', ip: request.ip });
       throw new TarmacError('AUTH_INVALID', 'the API key is unknown, malformed or revoked', {
         issues: [{ field: '/headers/authorization', rule: 'valid_key', message: 'must carry an active API key' }],
       });
     }
     if (!roleAllows(principal.role, permission)) {
-      await deps.audit.denied(principal.id, permission, request.url, { reason: 'forbidden', role: principal.role, ip: request.ip });
+      await deps.audit.denied(principal.id, permission, target, { reason: 'forbidden', role: principal.role, ip: request.ip });
       throw new TarmacError('AUTH_FORBIDDEN', `role "${principal.role}" may not ${permission}`, {
         details: { role: principal.role, permission },
       });
