@@ -13,6 +13,10 @@ import { AlertingService, compareOutputProfiles, MonitorMetrics, MonitorService,
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
+import {
+  DecisionRegisterService, enforceResidency, hostOf, PiiPolicy, piiRulesOf, RetentionJanitor, RetentionService, subjectFieldsOf,
+  SubjectRequestService, type Endpoint,
+} from './privacy/index.ts';
 import { AuditCheckpointer, AuditLog, AuditVerifyService, AuthFailureLimiter, KeyService, loadOrCreateSigningKey, OidcVerifier } from './security/index.ts';
 import {
   FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics, StorePredictionSink,
@@ -21,6 +25,7 @@ import {
 import { systemClock, type Clock } from './shared/clock.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { createStores, FileBlobStore, migrateToLatest, openDatabase, type StoreDatabase } from './store/index.ts';
+import { TarmacError } from './shared/errors.ts';
 
 /** Tarmac's version, reported by GET /v2 and the OpenAPI document. */
 export const TARMAC_VERSION = '0.1.0';
@@ -47,6 +52,13 @@ export interface Tarmac {
   rollouts: RolloutService;
   experiments: ExperimentService;
   predictionLogger: PredictionLogger;
+  /** PII protection of stored copies of records (prediction log, quarantine, monitor). */
+  pii: PiiPolicy;
+  retention: RetentionService;
+  /** Deletes expired data on an interval (once across replicas). */
+  janitor: RetentionJanitor;
+  subjects: SubjectRequestService;
+  decisions: DecisionRegisterService;
   database: StoreDatabase;
   metrics: Registry;
   /** Listens on config.host:config.port; resolves to the URL. */
@@ -68,10 +80,21 @@ export interface TarmacOptions {
 export async function createTarmac(config: Readonly<Config>, options: TarmacOptions = {}): Promise<Tarmac> {
   const log = options.log ?? createLogger({ level: config.logLevel });
   const clock = options.clock ?? systemClock;
+  // Residency first: nothing is written to, or connected to, an endpoint outside the allowed regions.
+  enforceResidency(configuredEndpoints(config), config.residency);
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   await migrateToLatest(database);
   const stores = createStores(database);
+  const storedAlerts = await stores.monitor.getAlertConfig();
+  if (storedAlerts) {
+    try {
+      enforceResidency(channelEndpoints((JSON.parse(storedAlerts.document) as { channels?: ChannelLike[] }).channels ?? []), config.residency);
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
+  }
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
   // With NATS configured, events reach every replica (scale-out); otherwise they stay in this process.
   const bus: EventBus = config.natsUrl !== undefined
@@ -106,6 +129,8 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const oidc = config.auth.oidc ? new OidcVerifier(config.auth.oidc) : undefined;
   const authFailures = new AuthFailureLimiter({ limits: config.auth.failures, clock });
   const contracts = new ContractService({ contracts: stores.contracts, audit, bus, clock });
+  const maskSecret = config.piiHashKey ?? await piiHashKey(config.dataDir);
+  const pii = new PiiPolicy({ versions: stores.models, contracts, secret: maskSecret });
   const registry = new RegistryService({ models: stores.models, blobs, engine, contracts, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes, datasets: stores.datasets });
 
   const pool = new ModelPool({
@@ -128,6 +153,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     clock,
     log: log.child({ component: 'prediction-log' }),
     ...config.predictionLog,
+    protect: (rows) => pii.protectPredictions(rows),
   });
   const predict = new PredictService({
     routes, pool, source: stores.models, logger: predictionLogger, metrics: servingMetrics, clock, maxBatchRecords: config.maxBatchRecords,
@@ -136,6 +162,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   });
   const alerting = new AlertingService({
     store: stores.monitor, audit, clock, log: log.child({ component: 'alerts' }), evaluationIntervalSeconds: config.monitor.windowSeconds,
+    checkChannels: (channels) => void enforceResidency(channelEndpoints(channels), config.residency),
   });
   await alerting.start();
   alerting.startTimer(Math.min(30_000, config.monitor.windowSeconds * 500));
@@ -146,6 +173,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     replica: config.replica,
     onWindowClosed: (summary) => alerting.onWindow(summary),
     score: (version, records) => predict.scoreUnlogged(version, records),
+    piiFields: (model, version) => pii.piiFields(model, version),
   });
   if (config.monitor.enabled) {
     predictionLogger.addObserver((rows) => monitor.observe(rows));
@@ -168,11 +196,51 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     onLabels: config.monitor.enabled ? (pairs) => monitor.observeLabels(pairs) : undefined,
   });
 
-  const maskSecret = config.piiHashKey ?? await piiHashKey(config.dataDir);
   const datasets = new DatasetService({ datasets: stores.datasets, contracts, audit, bus, clock, maskSecret });
   const ingest = new IngestService({
     datasets: stores.datasets, contracts, audit, bus, clock, log: log.child({ component: 'ingest' }),
     maskSecret, chunkRows: config.ingestChunkRows, metrics: new IngestMetrics(metrics),
+    quarantineProtection: (contract, transforms) => {
+      const rules = piiRulesOf(contract);
+      return (row) => ({ ...row, ...pii.protectQuarantined(rules, transforms, row.raw, row.reasons) });
+    },
+  });
+
+  const requireModel = async (name: string): Promise<void> => {
+    if (!(await stores.models.getModel(name))) throw new TarmacError('REGISTRY_MODEL_NOT_FOUND', `no model named "${name}"`, { details: { model: name } });
+  };
+  const retention = new RetentionService({
+    store: stores.privacy, audit, clock, defaultDays: config.retention.defaultDays,
+    exists: async (scope, name) => {
+      if (scope === 'model') await requireModel(name);
+      else await ingest.dataset(name);
+    },
+  });
+  const janitor = new RetentionJanitor({
+    store: stores.privacy, retention, audit, clock, log: log.child({ component: 'retention' }),
+    acquireLease: (name, holder, now, until) => stores.rollouts.acquireLease(name, holder, now, until),
+    batchSize: config.retention.batchSize,
+  });
+  janitor.start(config.retention.intervalSeconds * 1000);
+  const subjects = new SubjectRequestService({
+    store: stores.privacy, hasher: pii.hasher, audit,
+    subjectFields: async () => {
+      const latest = await stores.contracts.listLatest();
+      const parsed = await Promise.all(latest.map((c) => contracts.get(c.name, c.version)));
+      return [...new Set(parsed.flatMap(({ contract }) => subjectFieldsOf(contract)))];
+    },
+  });
+  const decisions = new DecisionRegisterService({
+    store: stores.privacy, audit, clock,
+    modelExists: requireModel,
+    piiFieldsOf: async (name) => {
+      const deployment = await stores.models.getDeployment(name);
+      const versions = deployment
+        ? deployment.spec.variants.map((v) => v.version)
+        : (await stores.models.listVersions(name)).slice(-1).map((v) => v.version);
+      const fields = await Promise.all(versions.map((v) => pii.piiFields(name, v)));
+      return [...new Set(fields.flatMap((f) => [...f]))];
+    },
   });
   let nats: NatsDatasetConsumer | undefined;
   if (config.natsUrl !== undefined) {
@@ -193,6 +261,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
 
   const api = await buildApp({
     registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, approvals, experiments, routes, keys, oidc, authFailures, audit, auditVerify, metrics, log,
+    privacy: { retention, subjects, decisions },
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
       maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,
@@ -204,6 +273,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   let closed = false;
   return {
     config, log, api, registry, contracts, keys, audit, auditCheckpoints, auditVerify, bus, routes, datasets, ingest, monitor, alerting, rollouts, experiments, predictionLogger, database, metrics,
+    pii, retention, janitor, subjects, decisions,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
     },
@@ -213,6 +283,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       await api.close();
       await keys.close();
       await rollouts.close();
+      await janitor.close();
       await nats?.close();
       await predictionLogger.close();
       await monitor.close();
@@ -227,6 +298,32 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
       await database.close();
     },
   };
+}
+
+/** An alert channel as far as residency cares: where its notifications go. */
+interface ChannelLike {
+  name: string;
+  type: string;
+  url?: string;
+  host?: string;
+}
+
+/** The endpoints the configuration names: this node's data directory, the database server, the NATS server. */
+function configuredEndpoints(config: Readonly<Config>): Endpoint[] {
+  const out: Endpoint[] = [{ name: `data directory ${config.dataDir}`, kind: 'local' }];
+  if (config.databaseUrl !== undefined && /^postgres(ql)?:\/\//i.test(config.databaseUrl)) {
+    out.push({ name: 'database (TARMAC_DATABASE_URL)', kind: 'database', host: hostOf(config.databaseUrl) ?? 'localhost' });
+  }
+  if (config.natsUrl !== undefined) out.push({ name: 'NATS (TARMAC_NATS_URL)', kind: 'nats', host: hostOf(config.natsUrl) ?? 'localhost' });
+  return out;
+}
+
+/** Where alert channels send notifications (webhook and Slack URLs, SMTP hosts). */
+function channelEndpoints(channels: readonly ChannelLike[]): Endpoint[] {
+  return channels.flatMap((c): Endpoint[] => {
+    const host = c.type === 'email' ? c.host?.toLowerCase() : c.url === undefined ? undefined : hostOf(c.url);
+    return host === undefined ? [] : [{ name: `alert channel "${c.name}" (${c.type})`, kind: 'notification', host }];
+  });
 }
 
 /**

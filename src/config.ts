@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ASYMMETRIC_ALGORITHMS, type OidcSettings } from './security/oidc-settings.ts';
 import { isRole, ROLES, type Role } from './security/roles.ts';
+import { parseEndpointRegions, parseRegion, parseRegions, type ResidencyConfig } from './privacy/residency.ts';
 import { TarmacError } from './shared/errors.ts';
 
 /** Tarmac's resolved configuration: built once at start, frozen, passed down. */
@@ -60,6 +61,13 @@ export interface Config {
     /** Set when TARMAC_OIDC_ISSUER is. */
     oidc: OidcSettings | undefined;
   };
+  /**
+   * Retention: the global default in days for every model's predictions/feedback and every dataset's records,
+   * quarantine and batches (undefined: kept forever unless a policy says otherwise), and the janitor's pace.
+   */
+  retention: { defaultDays: number | undefined; intervalSeconds: number; batchSize: number };
+  /** Data residency: the allowed regions and the declared regions of this node and its endpoints. */
+  residency: ResidencyConfig;
 }
 
 /** Values that command-line flags may override. */
@@ -157,6 +165,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       keyRotationGraceSeconds: intVar(env, 'TARMAC_KEY_ROTATION_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
       keyLastUsedFlushSeconds: intVar(env, 'TARMAC_KEY_LAST_USED_FLUSH_SECONDS', 5, 1, 3_600),
       oidc: oidcVars(env),
+    },
+    retention: {
+      defaultDays: env.TARMAC_RETENTION_DAYS ? intVar(env, 'TARMAC_RETENTION_DAYS', 0, 1, 36_500) : undefined,
+      intervalSeconds: intVar(env, 'TARMAC_RETENTION_INTERVAL_SECONDS', 3_600, 1, 604_800),
+      batchSize: intVar(env, 'TARMAC_RETENTION_BATCH_SIZE', 1_000, 1, 100_000),
+    },
+    residency: {
+      allowed: parseRegions(env.TARMAC_DATA_RESIDENCY, 'TARMAC_DATA_RESIDENCY'),
+      localRegion: parseRegion(env.TARMAC_REGION, 'TARMAC_REGION'),
+      databaseRegion: parseRegion(env.TARMAC_DATABASE_REGION, 'TARMAC_DATABASE_REGION'),
+      natsRegion: parseRegion(env.TARMAC_NATS_REGION, 'TARMAC_NATS_REGION'),
+      hosts: parseEndpointRegions(env.TARMAC_ENDPOINT_REGIONS),
     },
   };
   return Object.freeze(config);

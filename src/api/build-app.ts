@@ -16,6 +16,7 @@ import { alertsRoutes } from './routes/alerts.routes.ts';
 import { approvalsRoutes } from './routes/approvals.routes.ts';
 import { experimentsRoutes, rolloutsRoutes } from './routes/rollouts.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
+import { privacyRoutes } from './routes/privacy.routes.ts';
 import { recordsRoutes } from './routes/records.routes.ts';
 import { registryRoutes } from './routes/registry.routes.ts';
 import { v2Routes } from './routes/v2.routes.ts';
@@ -83,6 +84,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   approvalsRoutes(app, deps);
   experimentsRoutes(app, deps);
   adminRoutes(app, deps);
+  privacyRoutes(app, deps);
 
   // The API's shape is no secret: clients and generators fetch it before they hold a key.
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

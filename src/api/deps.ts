@@ -5,6 +5,7 @@ import type { RolloutService } from '../delivery/rollouts/index.ts';
 import type { AlertingService, MonitorService } from '../monitoring/index.ts';
 import type { DatasetService, IngestService } from '../pipelines/index.ts';
 import type { ContractService, RegistryService } from '../registry/index.ts';
+import type { DecisionRegisterService, RetentionService, SubjectRequestService } from '../privacy/index.ts';
 import type { AuditLog, AuditVerifyService, AuthFailureLimiter, KeyService, OidcVerifier } from '../security/index.ts';
 import type { FeedbackService, PredictService, RouteTable } from '../serving/index.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -33,6 +34,8 @@ export interface ApiDeps {
   auditVerify: AuditVerifyService;
   metrics: Registry;
   log: Logger;
+  /** Retention policies, data subject requests and the automated-decision register. */
+  privacy: { retention: RetentionService; subjects: SubjectRequestService; decisions: DecisionRegisterService };
   limits: { bodyLimitBytes: number; maxArtifactBytes: number; maxContractBytes?: number; maxUploadBytes: number; maxIngestRecords: number };
   /** A directory for spooled uploads (Parquet needs random access). */
   spoolDir: string;

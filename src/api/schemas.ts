@@ -55,6 +55,11 @@ export const recordsRequestSchema = {
       minItems: 1,
       items: { type: 'object', description: 'feature name → number, string or boolean', additionalProperties: scalar },
     },
+    subjects: {
+      type: 'array',
+      description: 'Optional: per record, the key of the person it is about (or null). Logged with the answer as its keyed hash, so data subject requests (GET /v1/privacy/export, POST /v1/privacy/erase) find it.',
+      items: { type: ['string', 'null'], minLength: 1, maxLength: 1000 },
+    },
   },
 } as const;
 

@@ -169,6 +169,8 @@ export function contractView(record: ContractRecord, contract: Contract) {
       unique: f.unique,
       primary_key: f.primaryKey,
       pii: f.pii,
+      pii_treatment: f.pii ? f.piiTreatment ?? 'hash' : null,
+      subject: f.subject === true,
       classification: f.classification ?? null,
     })),
     warnings: contract.warnings,

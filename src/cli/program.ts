@@ -9,6 +9,7 @@ import { addExperimentsCommands } from './experiments.command.ts';
 import { addKeysCommands } from './keys.commands.ts';
 import { addMonitorCommands, putReferenceProfile } from './monitor.commands.ts';
 import { addApprovalCommands, describePending, type PendingApproval } from './approvals.commands.ts';
+import { addPrivacyCommands } from './privacy.commands.ts';
 import { addRolloutCommands } from './rollout.commands.ts';
 import { referenceOf } from '../serving/reference-stats.ts';
 import { isTarmacError } from '../shared/errors.ts';
@@ -245,6 +246,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
   addRolloutCommands(program, { client, emit });
   addApprovalCommands(program, { client, emit });
   addAuditCommands(program, { client, emit, env, setExitCode: (code) => { process.exitCode = code; } });
+  addPrivacyCommands(program, { client, emit });
 
   const alias = program.command('alias').description('movable names for versions');
   alias.command('set <name> <alias> <version>').description('point ALIAS of NAME at VERSION').action(async (name: string, aliasName: string, version: string) => {

@@ -39,6 +39,10 @@
  * | / maxNullRows              | unit: percent}` → x/100; `unit: rows` (ODCS default) → maxNullRows = x;               |
  * |                            | `nullLimitExclusive` is true for mustBeLessThan (dataset-level, not per record)      |
  * | FieldRule.defaultValue     | property-level customProperty `tarmac.default` (for imputation; must pass the rules) |
+ * | FieldRule.piiTreatment     | property-level customProperty `tarmac.piiTreatment`: hash (default) or mask — how a PII |
+ * |                            | field is stored in prediction logs and quarantine (see docs/privacy.md)              |
+ * | FieldRule.subject          | property-level customProperty `tarmac.subject: true`: the field names the person the |
+ * |                            | record is about (data subject requests search it)                                    |
  * | FieldRule.examples         | `examples`                                                                           |
  *
  * Dates: date values are `YYYY-MM-DD` real calendar dates; timestamp values are RFC 3339 with a timezone (`T` or a
@@ -62,8 +66,14 @@ export const PII_CLASSIFICATIONS: readonly string[] = ['pii', 'confidential', 'r
 /** Custom properties Tarmac understands, by level. Any other `tarmac.*` property is an error. */
 export const TARMAC_CONTRACT_PROPERTIES: readonly string[] = ['tarmac.compatibility', 'tarmac.freshnessSeconds'];
 export const TARMAC_FIELD_PROPERTIES: readonly string[] = [
-  'tarmac.eventTime', 'tarmac.maxLatenessSeconds', 'tarmac.pii', 'tarmac.default',
+  'tarmac.eventTime', 'tarmac.maxLatenessSeconds', 'tarmac.pii', 'tarmac.default', 'tarmac.piiTreatment', 'tarmac.subject',
 ];
+
+/** How a PII field is stored where Tarmac keeps copies of records: a keyed hash (joinable) or a fixed mask. */
+export type PiiTreatment = 'hash' | 'mask';
+
+/** The PII treatments a contract may declare. */
+export const PII_TREATMENTS: readonly PiiTreatment[] = ['hash', 'mask'];
 
 /** String formats the validator enforces; other `format` values are kept but not enforced. */
 export const ENFORCED_STRING_FORMATS: readonly string[] = [
@@ -95,6 +105,10 @@ export interface FieldRule {
   nullLimitExclusive?: boolean;
   defaultValue?: unknown;
   examples?: unknown[];
+  /** How the field is stored when it is PII (absent: hash). */
+  piiTreatment?: PiiTreatment;
+  /** True when the field identifies the data subject (the person the record is about). */
+  subject?: boolean;
 }
 
 export interface Contract {

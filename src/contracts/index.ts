@@ -1,8 +1,8 @@
 /** Data contracts: ODCS v3 documents → Contract model → validators compiled once per contract. */
-export type { Bound, Compatibility, Contract, FieldRule, LogicalType } from './contract.ts';
+export type { Bound, Compatibility, Contract, FieldRule, LogicalType, PiiTreatment } from './contract.ts';
 export {
   COMPATIBILITY_MODES, ENFORCED_STRING_FORMATS, LOGICAL_TYPES, PII_CLASSIFICATIONS, TARMAC_CONTRACT_PROPERTIES,
-  TARMAC_FIELD_PROPERTIES,
+  TARMAC_FIELD_PROPERTIES, PII_TREATMENTS,
 } from './contract.ts';
 export { parseContract } from './parse.ts';
 export type { ParseOptions } from './parse.ts';

@@ -11,9 +11,9 @@ import type { FieldIssue } from '../shared/errors.ts';
 import odcsSchema from './odcs-v3.1.0.schema.json' with { type: 'json' };
 import {
   COMPATIBILITY_MODES, ENFORCED_STRING_FORMATS, LOGICAL_TYPES, PII_CLASSIFICATIONS, TARMAC_CONTRACT_PROPERTIES,
-  TARMAC_FIELD_PROPERTIES,
+  TARMAC_FIELD_PROPERTIES, PII_TREATMENTS,
 } from './contract.ts';
-import type { Bound, Compatibility, Contract, FieldRule, LogicalType } from './contract.ts';
+import type { Bound, Compatibility, Contract, FieldRule, LogicalType, PiiTreatment } from './contract.ts';
 import { parseTemporalBound } from './temporal.ts';
 import { compilePattern, compileValidator } from './validator.ts';
 
@@ -290,6 +290,14 @@ export function parseContract(yamlText: string, options: ParseOptions = {}): Con
           if (!customProps(p).some((c) => c.property === 'tarmac.eventTime' && c.value === true)) {
             issue(`${cpAt}/property`, 'tarmac.maxLatenessSeconds', 'belongs on the event-time field (tarmac.eventTime: true)');
           }
+          break;
+        case 'tarmac.piiTreatment':
+          if (typeof cp.value === 'string' && (PII_TREATMENTS as readonly string[]).includes(cp.value)) rule.piiTreatment = cp.value as PiiTreatment;
+          else issue(`${cpAt}/value`, 'tarmac.piiTreatment', `must be one of ${PII_TREATMENTS.join(', ')}`);
+          break;
+        case 'tarmac.subject':
+          if (typeof cp.value === 'boolean') rule.subject = cp.value;
+          else issue(`${cpAt}/value`, 'tarmac.subject', 'must be true or false');
           break;
         case 'tarmac.default':
           rule.defaultValue = cp.value;

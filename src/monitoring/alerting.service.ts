@@ -53,6 +53,8 @@ export class AlertingService {
       log: Logger;
       /** How often windows close (the engine resolves an alert whose signal is missing for three intervals). */
       evaluationIntervalSeconds: number;
+      /** Refuses channels whose endpoints are outside the allowed data residency (throws RESIDENCY_VIOLATION). */
+      checkChannels?: (channels: readonly ChannelConfig[]) => void;
     },
   ) {
     this.alerts = new AlertService({
@@ -81,6 +83,7 @@ export class AlertingService {
    */
   async configure(input: unknown, by: Principal): Promise<AlertConfig> {
     const config = parseConfig(input);
+    this.deps.checkChannels?.(config.channels);
     await this.apply(config);
     // The stored configuration and its audit entry commit together, or neither does.
     await this.deps.audit.atomically(async () => {

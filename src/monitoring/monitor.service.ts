@@ -210,6 +210,11 @@ export class MonitorService {
       score?: ReferenceScorer;
       /** Told of every closed window, after it is stored (alerts evaluate here). */
       onWindowClosed?: (summary: WindowSummary) => void | Promise<void>;
+      /**
+       * The PII features of a version (from its contract): they are left out of references, windows and reports, so
+       * no category count, quantile sketch or sample of a personal value is ever stored.
+       */
+      piiFields?: (model: string, version: number) => Promise<ReadonlySet<string>>;
     },
   ) {
     this.windowMs = deps.windowSeconds * 1000;
@@ -317,6 +322,8 @@ export class MonitorService {
       throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { details: { model, version } });
     }
     let profile = datasetProfileFromJSON(profileJson);
+    const pii = await this.deps.piiFields?.(model, version) ?? new Set<string>();
+    if (pii.size > 0) profile = new DatasetProfileClass(profile.rows, new Map([...profile.columns].filter(([name]) => !pii.has(name))));
     const features = new Set(record.signature.features.map((f) => f.name));
     const unknown = [...profile.columns.keys()].filter((c) => !features.has(c));
     if (unknown.length > 0) {
@@ -1015,10 +1022,12 @@ export class MonitorService {
     const stored = await this.deps.store.getReference(model, version);
     const parsed = stored ? parseReference(stored.profile) : null;
     const reference = parsed?.profile ?? null;
-    const features = record.signature.features.map((f) => f.name);
+    const pii = await this.deps.piiFields?.(model, version) ?? new Set<string>();
+    const profiled = record.signature.features.filter((f) => !pii.has(f.name));
+    const features = profiled.map((f) => f.name);
     const spec: DatasetSpec = {};
     const ranges = new Map<string, { min: number; max: number }>();
-    for (const f of record.signature.features) {
+    for (const f of profiled) {
       const col = reference?.column(f.name);
       if (col) {
         spec[f.name] = col.spec;

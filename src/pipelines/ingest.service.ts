@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { compileValidator } from '../contracts/index.ts';
-import type { FieldRule, RecordValidator } from '../contracts/index.ts';
+import type { Contract, FieldRule, RecordValidator } from '../contracts/index.ts';
 import type { EventBus } from '../bus/index.ts';
 import type { ContractService } from '../registry/index.ts';
 import type { AuditLog, Principal } from '../security/index.ts';
@@ -72,6 +72,8 @@ export interface CompiledPipeline {
   policy: EventTimePolicy;
   /** How a CSV cell is typed for this dataset's contract. */
   typeCsvCell: (column: string, cell: string) => unknown;
+  /** A quarantined row as it may be stored (personal information replaced); identity without a privacy policy. */
+  protectQuarantined: (row: QuarantinedRow) => QuarantinedRow;
 }
 
 interface Candidate {
@@ -115,6 +117,11 @@ export class IngestService implements MessageIngester {
       maskSecret?: string;
       chunkRows?: number;
       metrics?: IngestMetrics;
+      /**
+       * Builds, per dataset, how a quarantined row is stored so that the PII fields of its contract (under their
+       * names before the transformations too) never are held raw; absent: rows are stored as read.
+       */
+      quarantineProtection?: (contract: Contract, transforms: readonly unknown[]) => (row: QuarantinedRow) => QuarantinedRow;
     },
   ) {
     this.chunkRows = deps.chunkRows ?? DEFAULT_CHUNK_ROWS;
@@ -145,6 +152,7 @@ export class IngestService implements MessageIngester {
       eventTimeField: dataset.eventTimeField,
       policy: { windowMs: dataset.windowSeconds * 1000, allowedLatenessMs: dataset.allowedLatenessSeconds * 1000 },
       typeCsvCell: csvCellTyper(contract.fields),
+      protectQuarantined: this.deps.quarantineProtection?.(contract, dataset.transforms) ?? ((row) => row),
     };
     this.pipelines.set(dataset.id, { updatedAt: dataset.updatedAt, contractVersion: dataset.contract.version, pipeline });
     return pipeline;
@@ -408,7 +416,7 @@ export class IngestService implements MessageIngester {
         batchId,
         datasetId,
         rows,
-        quarantine,
+        quarantine: quarantine.map(pipeline.protectQuarantined),
         counts: { read: chunk.length, quarantined: quarantine.length, duplicates, late, tooLate },
         watermark: watermark !== initialWatermark ? watermark : null,
         windows: [...windows.values()],

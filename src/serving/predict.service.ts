@@ -44,7 +44,7 @@ export interface RequestContext {
   headers?: Record<string, string | string[] | undefined>;
 }
 
-const RECORDS_BODY_KEYS = new Set(['records']);
+const RECORDS_BODY_KEYS = new Set(['records', 'subjects']);
 
 /**
  * The data plane: picks the variant, turns records or V2 tensors into feeds, runs the model and hands the prediction
@@ -97,6 +97,7 @@ export class PredictService {
     const { version } = loaded.version;
     try {
       const received = this.recordsOf(body);
+      const subjects = this.subjectsOf(body, received.length);
       let records = received;
       let outcome: EdgeOutcome | undefined;
       let fallback: boolean[] | undefined;
@@ -158,7 +159,9 @@ export class PredictService {
       const logged = (i: number) => {
         const p = predictions[i]!;
         const withUnit = unit === undefined ? p : { ...p, unit };
-        return imputed?.[i] ? { ...withUnit, imputed: imputed[i], imputed_from: imputedFrom![i] } : withUnit;
+        const subject = subjects?.[i];
+        const withSubject = typeof subject === 'string' ? { ...withUnit, subject } : withUnit;
+        return imputed?.[i] ? { ...withSubject, imputed: imputed[i], imputed_from: imputedFrom![i] } : withSubject;
       };
       // The log keeps what the client sent; the imputation and fallback flags travel with the output.
       const mainIndices = target ? answers.flatMap((_, i) => (fallback![i] ? [] : [i])) : answers.map((_, i) => i);
@@ -295,8 +298,8 @@ export class PredictService {
     }
     for (const key of Object.keys(body)) {
       if (!RECORDS_BODY_KEYS.has(key)) {
-        throw new TarmacError('VALIDATION_FAILED', `unknown field "${key}": the body takes only "records"`, {
-          issues: [{ field: `/${key}`, rule: 'unknown_field', message: 'allowed: records' }],
+        throw new TarmacError('VALIDATION_FAILED', `unknown field "${key}": the body takes only "records" and "subjects"`, {
+          issues: [{ field: `/${key}`, rule: 'unknown_field', message: 'allowed: records, subjects' }],
         });
       }
     }
@@ -317,6 +320,27 @@ export class PredictService {
       });
     }
     return records;
+  }
+
+  /**
+   * The optional `subjects` of a records body: per record, the key of the person it is about (or null). It travels
+   * with the logged answer (stored as its keyed hash) so data subject requests find it. Throws VALIDATION_FAILED.
+   */
+  private subjectsOf(body: unknown, count: number): (string | null)[] | undefined {
+    const subjects = (body as { subjects?: unknown }).subjects;
+    if (subjects === undefined) return undefined;
+    if (!Array.isArray(subjects) || subjects.length !== count) {
+      throw new TarmacError('VALIDATION_FAILED', '"subjects" must be an array with one subject key (or null) per record', {
+        issues: [{ field: '/subjects', rule: Array.isArray(subjects) ? 'length' : 'type', message: `must be an array of ${count} subject keys or nulls` }],
+      });
+    }
+    const bad = subjects.findIndex((s) => s !== null && (typeof s !== 'string' || s.length === 0 || s.length > 1000));
+    if (bad >= 0) {
+      throw new TarmacError('VALIDATION_FAILED', 'each subject must be a string of 1 to 1000 characters or null', {
+        issues: [{ field: `/subjects/${bad}`, rule: 'type', message: 'must be a string of 1 to 1000 characters or null' }],
+      });
+    }
+    return subjects as (string | null)[];
   }
 
   private observe(model: string, loaded: LoadedVersion, variant: string, api: string, rows: number, latencyMs: number): void {

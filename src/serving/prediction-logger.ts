@@ -41,6 +41,11 @@ export class PredictionLogger {
       bufferSize: number;
       batchSize: number;
       flushIntervalMs: number;
+      /**
+       * Replaces personal information before rows reach the observers or the store (privacy by default); when it
+       * rejects, the rows are dropped and counted rather than stored raw.
+       */
+      protect?: (rows: readonly PredictionRecord[]) => Promise<PredictionRecord[]>;
     },
   ) {}
 
@@ -89,7 +94,7 @@ export class PredictionLogger {
   }
 
   private async write(batches: PredictionBatch[]): Promise<void> {
-    const rows: PredictionRecord[] = [];
+    let rows: PredictionRecord[] = [];
     for (const batch of batches) {
       let inputs: unknown[];
       let outputs: unknown[];
@@ -114,6 +119,15 @@ export class PredictionLogger {
           latencyMs: batch.latencyMs,
         });
       });
+    }
+    if (this.deps.protect && rows.length > 0) {
+      try {
+        rows = await this.deps.protect(rows);
+      } catch (err) {
+        this.deps.log.error({ err, rows: rows.length }, 'could not protect personal information; prediction events dropped');
+        this.deps.metrics.logDropped.inc(rows.length);
+        return;
+      }
     }
     for (const observe of this.observers) {
       try {

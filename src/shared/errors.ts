@@ -55,6 +55,8 @@ export const ERROR_CATALOGUE = {
   SERVING_INFERENCE_FAILED: { status: 500, title: 'The runtime failed to run the model' },
   FEEDBACK_INVALID: { status: 400, title: 'The feedback is not valid' },
   STORE_CONFLICT: { status: 409, title: 'A concurrent change conflicted' },
+  PRIVACY_REGISTER_NOT_FOUND: { status: 404, title: 'The model has no automated-decision register entry' },
+  RESIDENCY_VIOLATION: { status: 422, title: 'An endpoint is outside the allowed data residency' },
   CONFIG_INVALID: { status: 500, title: 'The configuration is not valid' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

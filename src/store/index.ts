@@ -8,6 +8,7 @@ import { KyselyModelStore } from './model-store.ts';
 import { KyselyMonitorStore } from './monitor-store.ts';
 import { KyselyRolloutStore } from './rollout-store.ts';
 import { KyselyPredictionStore } from './prediction-store.ts';
+import { KyselyPrivacyStore, type PrivacyStore } from './privacy-store.ts';
 import type { AuditStore, UnitOfWork, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore, RolloutStore } from './records.ts';
 
 export { openDatabase } from './database.ts';
@@ -18,6 +19,8 @@ export { migrateToLatest } from './migrations.ts';
 export { KyselyMonitorStore, KyselyRolloutStore };
 export { KyselyAuditStore, KyselyContractStore, KyselyDatasetStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
 export { FileBlobStore } from './blob-store.ts';
+export { KyselyPrivacyStore };
+export type * from './privacy-store.ts';
 export { AUDIT_FORMAT, AUDIT_GENESIS_HASH, auditHash, auditHashBody, canonicalJson } from './audit-hash.ts';
 export type { AuditHashedFields } from './audit-hash.ts';
 export type * from './records.ts';
@@ -35,6 +38,7 @@ export interface Stores {
   datasets: DatasetStore;
   /** Transactions that every repository above (and the audit append) joins. */
   unitOfWork: UnitOfWork;
+  privacy: PrivacyStore;
 }
 
 /** Builds every Kysely repository over an open database (a `StoreDatabase` from `openDatabase`). */
@@ -49,5 +53,6 @@ export function createStores(conn: StoreConnection): Stores {
     rollouts: new KyselyRolloutStore(conn),
     datasets: new KyselyDatasetStore(conn),
     unitOfWork: { run: (fn) => inTransaction(conn, fn) },
+    privacy: new KyselyPrivacyStore(conn),
   };
 }

@@ -400,6 +400,32 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         for (const [name, type] of columns) await db.schema.alterTable('api_keys').addColumn(name, type).execute();
       },
     },
+    '0011_privacy': {
+      async up(db: AnyDb): Promise<void> {
+        // Retention periods per model or dataset (JSON settings; absent periods fall back to the global default).
+        await db.schema
+          .createTable('retention_policies')
+          .addColumn('scope', 'text', notNull)
+          .addColumn('name', 'text', notNull)
+          .addColumn('settings', 'text', notNull)
+          .addColumn('updated_by', 'text', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .addPrimaryKeyConstraint('retention_policies_pk', ['scope', 'name'])
+          .execute();
+        // The automated-decision register: one JSON document per model.
+        await db.schema
+          .createTable('decision_registers')
+          .addColumn('model', 'text', (c) => c.primaryKey())
+          .addColumn('document', 'text', notNull)
+          .addColumn('updated_by', 'text', notNull)
+          .addColumn('updated_at', 'bigint', notNull)
+          .execute();
+        // The retention janitor deletes by age: rows through their batch, batches once nothing refers to them.
+        await db.schema.createIndex('dataset_rows_batch_idx').on('dataset_rows').columns(['batch_id']).execute();
+        await db.schema.createIndex('quarantine_created_idx').on('quarantine').columns(['dataset_id', 'created_at']).execute();
+        await db.schema.createIndex('quarantine_batch_idx').on('quarantine').columns(['batch_id']).execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

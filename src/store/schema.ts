@@ -5,6 +5,8 @@ import type { ColumnType, Generated } from 'kysely';
  * BIGINT columns, JSON documents are TEXT, so one set of migrations serves SQLite and PostgreSQL alike.
  */
 export interface Database {
+  retention_policies: RetentionPoliciesTable;
+  decision_registers: DecisionRegistersTable;
   rollouts: RolloutsTable;
   leases: LeasesTable;
   approvals: ApprovalsTable;
@@ -303,4 +305,22 @@ export interface LeasesTable {
   name: string;
   holder: string;
   expires_at: number;
+}
+
+export interface RetentionPoliciesTable {
+  /** model | dataset */
+  scope: string;
+  name: string;
+  /** JSON RetentionSettings. */
+  settings: string;
+  updated_by: string;
+  updated_at: number;
+}
+
+export interface DecisionRegistersTable {
+  model: string;
+  /** JSON DecisionRegisterEntry. */
+  document: string;
+  updated_by: string;
+  updated_at: number;
 }

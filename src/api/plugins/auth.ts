@@ -55,7 +55,8 @@ export function registerAuth(app: FastifyInstance, deps: Pick<ApiDeps, 'keys' | 
 
   /** Audits a refusal, then answers it; the audit write never fails the refusal (AuditLog.denied swallows errors). */
   const refuse = (done: HookHandlerDoneFunction, error: TarmacError, actor: string, action: string, request: FastifyRequest, details: Record<string, unknown>) => {
-    void deps.audit.denied(actor, action, request.url, { ...details, ip: request.ip }).then(() => done(error));
+    // The path only: a query string may carry personal data (GET /v1/privacy/export?subject=…) that the audit must not keep.
+    void deps.audit.denied(actor, action, request.url.split('?')[0]!, { ...details, ip: request.ip }).then(() => done(error));
   };
 
   /** Counts a failed authentication; the failure that starts a block is audited as such, once. */
