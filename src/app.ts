@@ -12,12 +12,13 @@ import { AlertingService, compareOutputProfiles, MonitorMetrics, MonitorService,
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
 import { ContractService, RegistryService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
-import { AuditLog, KeyService } from './security/index.ts';
+import { AuditLog, DailyQuota, KeyService, RateLimits } from './security/index.ts';
 import {
   FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics, StorePredictionSink,
   WorkerPredictionSink,
 } from './serving/index.ts';
 import { systemClock, type Clock } from './shared/clock.ts';
+import { TarmacError } from './shared/errors.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { createStores, FileBlobStore, migrateToLatest, openDatabase, type StoreDatabase } from './store/index.ts';
 
@@ -45,6 +46,10 @@ export interface Tarmac {
   predictionLogger: PredictionLogger;
   database: StoreDatabase;
   metrics: Registry;
+  /** Requests per minute per principal; the key service may set per-key overrides. */
+  rates: RateLimits;
+  /** Records predicted per principal per UTC day; the key service may set per-key overrides. */
+  quota: DailyQuota;
   /** Listens on config.host:config.port; resolves to the URL. */
   listen(): Promise<string>;
   /** Stops accepting requests, flushes the prediction log, disposes sessions, closes the store. */
@@ -172,6 +177,9 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   servingMetrics.loadedVersions.set(pool.size);
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
+  const rates = new RateLimits(config.protection.rateLimitPerMinute);
+  const quota = new DailyQuota(config.protection.quotaRecordsPerDay, () => clock.now());
+  const tls = config.tls ? await readTls(config.tls) : undefined;
   const api = await buildApp({
     registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, experiments, routes, keys, audit, metrics, log,
     limits: {
@@ -180,11 +188,13 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     },
     spoolDir: path.join(config.dataDir, 'spool'),
     version: TARMAC_VERSION,
+    protection: { rates, quota, maxJsonDepth: config.protection.maxJsonDepth, maxHeaderBytes: config.protection.maxHeaderBytes },
+    ...(tls ? { tls } : {}),
   });
 
   let closed = false;
   return {
-    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, alerting, rollouts, experiments, predictionLogger, database, metrics,
+    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, alerting, rollouts, experiments, predictionLogger, database, metrics, rates, quota,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
     },
@@ -227,4 +237,16 @@ async function piiHashKey(dataDir: string): Promise<string> {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return (await readFile(file, 'utf8')).trim();
     throw err;
   }
+}
+
+/** Reads the TLS certificate and key; a missing or unreadable file stops the start with CONFIG_INVALID naming it. */
+async function readTls(paths: { certPath: string; keyPath: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (file: string, variable: string) => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new TarmacError('CONFIG_INVALID', `${variable} cannot be read: ${(err as Error).message}`, { details: { variable }, cause: err });
+    }
+  };
+  return { cert: await read(paths.certPath, 'TARMAC_TLS_CERT'), key: await read(paths.keyPath, 'TARMAC_TLS_KEY') };
 }

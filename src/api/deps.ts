@@ -4,7 +4,7 @@ import type { RolloutService } from '../delivery/rollouts/index.ts';
 import type { AlertingService, MonitorService } from '../monitoring/index.ts';
 import type { DatasetService, IngestService } from '../pipelines/index.ts';
 import type { ContractService, RegistryService } from '../registry/index.ts';
-import type { AuditLog, KeyService } from '../security/index.ts';
+import type { AuditLog, DailyQuota, KeyService, RateLimits } from '../security/index.ts';
 import type { FeedbackService, PredictService, RouteTable } from '../serving/index.ts';
 import type { Logger } from '../shared/logger.ts';
 
@@ -26,6 +26,10 @@ export interface ApiDeps {
   metrics: Registry;
   log: Logger;
   limits: { bodyLimitBytes: number; maxArtifactBytes: number; maxContractBytes?: number; maxUploadBytes: number; maxIngestRecords: number };
+  /** Request rates, daily quotas and request-shape limits; absent: rates and quotas off, default shape limits. */
+  protection?: { rates: RateLimits; quota: DailyQuota; maxJsonDepth: number; maxHeaderBytes: number };
+  /** PEM certificate and key: the API speaks HTTPS (and sends HSTS). */
+  tls?: { cert: Buffer; key: Buffer };
   /** A directory for spooled uploads (Parquet needs random access). */
   spoolDir: string;
   version: string;
