@@ -125,6 +125,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   });
   const alerting = new AlertingService({
     store: stores.monitor, audit, clock, log: log.child({ component: 'alerts' }), evaluationIntervalSeconds: config.monitor.windowSeconds,
+    outbound: { allow: config.outboundAllow },
   });
   await alerting.start();
   alerting.startTimer(Math.min(30_000, config.monitor.windowSeconds * 500));

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { checkOutboundPolicy } from './security/outbound.ts';
 import { TarmacError } from './shared/errors.ts';
 
 /** Tarmac's resolved configuration: built once at start, frozen, passed down. */
@@ -163,7 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       maxJsonDepth: intVar(env, 'TARMAC_MAX_JSON_DEPTH', 64, 2, 10_000),
       maxHeaderBytes: intVar(env, 'TARMAC_MAX_HEADER_KB', 16, 1, 1024) * 1024,
     },
-    outboundAllow: listVar(env, 'TARMAC_OUTBOUND_ALLOW'),
+    outboundAllow: outboundAllowVar(env),
     tls: tlsVar(env),
     signing: {
       trustedKeyPaths: listVar(env, 'TARMAC_TRUSTED_SIGNING_KEYS').map((p) => path.resolve(p)),
@@ -195,6 +196,12 @@ function clusterVar(env: NodeJS.ProcessEnv): string {
     throw new TarmacError('CONFIG_INVALID', 'TARMAC_CLUSTER must be 1–64 letters, digits, "_" or "-"', { details: { variable: 'TARMAC_CLUSTER' } });
   }
   return name;
+}
+
+function outboundAllowVar(env: NodeJS.ProcessEnv): string[] {
+  const allow = listVar(env, 'TARMAC_OUTBOUND_ALLOW');
+  checkOutboundPolicy({ allow });
+  return allow;
 }
 
 /** A comma-separated list, trimmed, empty entries dropped. */

@@ -3,3 +3,7 @@ export { KeyService, type KeyView, type CreatedKey } from './key-service.ts';
 export { AuditLog } from './audit-log.ts';
 export { ensureAdminKey } from './bootstrap.ts';
 export { RateLimits, DailyQuota, type QuotaCharge } from './limits.ts';
+export {
+  checkOutboundHost, checkOutboundPolicy, checkOutboundUrl, embeddedIpv4, internalAddressKind,
+  type CheckedDestination, type HostLookup, type OutboundCheckOptions, type OutboundPolicy, type ResolvedAddress,
+} from './outbound.ts';
