@@ -29,6 +29,11 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** `text` with every URL in it reduced to redactUrl's form (runtime errors quote the URL they failed on). */
+function redactUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url));
+}
+
 /** Checks an HTTP(S) endpoint URL at construction; throws VALIDATION_FAILED on `field` without echoing the URL. */
 export function checkHttpUrl(url: unknown, field: string): string {
   if (typeof url !== 'string' || url === '') throw invalid('The notifier is not valid', [{ field, rule: 'required', message: 'a URL is required' }]);
@@ -87,6 +92,13 @@ function backoff(policy: RetryPolicy, attempt: number): number {
 export async function deliverHttp(d: HttpDelivery): Promise<HttpDeliveryResult> {
   const where = redactUrl(d.url);
   const now = d.now ?? Date.now;
+  // fetch refuses URLs with credentials: send them as Basic authentication instead.
+  const target = new URL(d.url);
+  const basic = target.username !== '' || target.password !== ''
+    ? `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`
+    : undefined;
+  target.username = '';
+  target.password = '';
   for (let attempt = 1; ; attempt++) {
     let status: number | undefined;
     let problem: string;
@@ -94,9 +106,9 @@ export async function deliverHttp(d: HttpDelivery): Promise<HttpDeliveryResult> 
     let retryAfterMs: number | undefined;
     let retryable: boolean;
     try {
-      const res = await fetch(d.url, {
+      const res = await fetch(target, {
         method: 'POST',
-        headers: d.headers(attempt),
+        headers: basic === undefined ? d.headers(attempt) : { ...d.headers(attempt), authorization: basic },
         body: d.body,
         // A redirect would carry the signed body to a host nobody configured.
         redirect: 'manual',
@@ -115,7 +127,7 @@ export async function deliverHttp(d: HttpDelivery): Promise<HttpDeliveryResult> 
       const code = ((err as { cause?: { code?: string } }).cause)?.code;
       problem = name === 'TimeoutError' || name === 'AbortError'
         ? `timed out after ${d.timeoutMs} ms`
-        : code ?? (err as Error).message ?? 'network error';
+        : code ?? redactUrls((err as Error).message ?? 'network error');
     }
     const fail = (message: string) => new TarmacError('INTERNAL', `${d.kind} delivery to ${where} failed: ${message}`, {
       details: { url: where, attempts: attempt, ...(status === undefined ? {} : { status }) },
