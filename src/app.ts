@@ -10,9 +10,9 @@ import { ExperimentService } from './delivery/experiments/index.ts';
 import { RolloutService } from './delivery/rollouts/index.ts';
 import { AlertingService, compareOutputProfiles, MonitorMetrics, MonitorService, type DatasetProfile } from './monitoring/index.ts';
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
-import { ContractService, RegistryService } from './registry/index.ts';
+import { ContractService, RegistryService, VersionSigningService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
-import { AuditLog, DailyQuota, KeyService, RateLimits } from './security/index.ts';
+import { AuditLog, DailyQuota, KeyService, RateLimits, TrustedSigningKeys } from './security/index.ts';
 import {
   FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics, StorePredictionSink,
   WorkerPredictionSink,
@@ -20,7 +20,7 @@ import {
 import { systemClock, type Clock } from './shared/clock.ts';
 import { TarmacError } from './shared/errors.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
-import { createStores, FileBlobStore, migrateToLatest, openDatabase, type StoreDatabase } from './store/index.ts';
+import { createStores, FileBlobStore, migrateToLatest, openDatabase, type StoreDatabase, type VersionRecord } from './store/index.ts';
 
 /** Tarmac's version, reported by GET /v2 and the OpenAPI document. */
 export const TARMAC_VERSION = '0.1.0';
@@ -31,6 +31,8 @@ export interface Tarmac {
   log: Logger;
   api: FastifyInstance;
   registry: RegistryService;
+  /** Signed version manifests and the signing policy. */
+  signing: VersionSigningService;
   contracts: ContractService;
   keys: KeyService;
   audit: AuditLog;
@@ -95,7 +97,14 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const keys = new KeyService({ keys: stores.keys, audit, bus, clock });
   await keys.refresh();
   const contracts = new ContractService({ contracts: stores.contracts, audit, bus, clock });
-  const registry = new RegistryService({ models: stores.models, blobs, engine, contracts, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes, datasets: stores.datasets });
+  const signing: VersionSigningService = new VersionSigningService({
+    signatures: stores.signatures, keys: TrustedSigningKeys.load(config.signing.trustedKeyPaths), require: config.signing.requireSigned,
+    resolve: (name, ref): Promise<VersionRecord> => registry.resolveVersion(name, ref), audit, clock,
+  });
+  const registry: RegistryService = new RegistryService({
+    models: stores.models, blobs, engine, contracts, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes, datasets: stores.datasets,
+    servable: (version): Promise<void> => signing.assertServable(version),
+  });
 
   const pool = new ModelPool({
     engine,
@@ -182,7 +191,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const quota = new DailyQuota(config.protection.quotaRecordsPerDay, () => clock.now());
   const tls = config.tls ? await readTls(config.tls) : undefined;
   const api = await buildApp({
-    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, experiments, routes, keys, audit, metrics, log,
+    registry, signing, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, experiments, routes, keys, audit, metrics, log,
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
       maxUploadBytes: config.maxUploadBytes, maxIngestRecords: config.maxIngestRecords,
@@ -195,7 +204,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
 
   let closed = false;
   return {
-    config, log, api, registry, contracts, keys, audit, bus, routes, datasets, ingest, monitor, alerting, rollouts, experiments, predictionLogger, database, metrics, rates, quota,
+    config, log, api, registry, signing, contracts, keys, audit, bus, routes, datasets, ingest, monitor, alerting, rollouts, experiments, predictionLogger, database, metrics, rates, quota,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
     },

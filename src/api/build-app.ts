@@ -20,6 +20,7 @@ import { experimentsRoutes, rolloutsRoutes } from './routes/rollouts.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { recordsRoutes } from './routes/records.routes.ts';
 import { registryRoutes } from './routes/registry.routes.ts';
+import { signingRoutes } from './routes/signing.routes.ts';
 import { v2Routes } from './routes/v2.routes.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -84,6 +85,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   v2Routes(app, deps);
   recordsRoutes(app, deps);
   registryRoutes(app, deps);
+  signingRoutes(app, deps);
   contractsRoutes(app, deps);
   datasetsRoutes(app, deps);
   monitorRoutes(app, deps);

@@ -3,7 +3,7 @@ import type { ExperimentService } from '../delivery/experiments/index.ts';
 import type { RolloutService } from '../delivery/rollouts/index.ts';
 import type { AlertingService, MonitorService } from '../monitoring/index.ts';
 import type { DatasetService, IngestService } from '../pipelines/index.ts';
-import type { ContractService, RegistryService } from '../registry/index.ts';
+import type { ContractService, RegistryService, VersionSigningService } from '../registry/index.ts';
 import type { AuditLog, DailyQuota, KeyService, RateLimits } from '../security/index.ts';
 import type { FeedbackService, PredictService, RouteTable } from '../serving/index.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -11,6 +11,7 @@ import type { Logger } from '../shared/logger.ts';
 /** What the HTTP edge needs from the domain; built by app.ts. */
 export interface ApiDeps {
   registry: RegistryService;
+  signing: VersionSigningService;
   contracts: ContractService;
   predict: PredictService;
   feedback: FeedbackService;

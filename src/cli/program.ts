@@ -11,6 +11,7 @@ import { referenceOf } from '../serving/reference-stats.ts';
 import { isTarmacError } from '../shared/errors.ts';
 import { checkFile, contractOf, inferFromFile, localContractText, rowsOfFile } from './contract-files.ts';
 import { registerLineageCommand } from './lineage.command.ts';
+import { addSigningCommands } from './signing.commands.ts';
 import { keyValues, table, UsageError } from './output.ts';
 
 /**
@@ -357,6 +358,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
     const result = await client().request<{ id: string }>('DELETE', `/v1/keys/${encodeURIComponent(id)}`);
     emit(result, () => `revoked ${result.id}`);
   });
+  addSigningCommands(models, keys, { client, emit });
 
   return program;
 }

@@ -7,3 +7,7 @@ export {
   checkOutboundHost, checkOutboundPolicy, checkOutboundUrl, embeddedIpv4, internalAddressKind,
   type CheckedDestination, type HostLookup, type OutboundCheckOptions, type OutboundPolicy, type ResolvedAddress,
 } from './outbound.ts';
+export {
+  canonicalManifest, generateSigningKeyPair, signingKeyId, signManifest, TrustedSigningKeys, versionManifest,
+  type TrustedKey, type VersionManifest,
+} from './version-signing.ts';

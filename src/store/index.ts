@@ -7,13 +7,14 @@ import { KyselyModelStore } from './model-store.ts';
 import { KyselyMonitorStore } from './monitor-store.ts';
 import { KyselyRolloutStore } from './rollout-store.ts';
 import { KyselyPredictionStore } from './prediction-store.ts';
-import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore, RolloutStore } from './records.ts';
+import { KyselySignatureStore } from './signature-store.ts';
+import type { AuditStore, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore, RolloutStore, SignatureStore } from './records.ts';
 
 export { openDatabase } from './database.ts';
 export type { OpenDatabaseOptions, StoreDatabase } from './database.ts';
 export type { Dialect, StoreConnection } from './dialect.ts';
 export { migrateToLatest } from './migrations.ts';
-export { KyselyMonitorStore, KyselyRolloutStore };
+export { KyselyMonitorStore, KyselyRolloutStore, KyselySignatureStore };
 export { KyselyAuditStore, KyselyContractStore, KyselyDatasetStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
 export { FileBlobStore } from './blob-store.ts';
 export { AUDIT_GENESIS_HASH, auditHash, canonicalJson, verifyAuditChain } from './audit-hash.ts';
@@ -31,6 +32,7 @@ export interface Stores {
   monitor: MonitorStore & AlertConfigStore;
   rollouts: RolloutStore;
   datasets: DatasetStore;
+  signatures: SignatureStore;
 }
 
 /** Builds every Kysely repository over an open database (a `StoreDatabase` from `openDatabase`). */
@@ -44,5 +46,6 @@ export function createStores(conn: StoreConnection): Stores {
     monitor: new KyselyMonitorStore(conn),
     rollouts: new KyselyRolloutStore(conn),
     datasets: new KyselyDatasetStore(conn),
+    signatures: new KyselySignatureStore(conn),
   };
 }

@@ -75,7 +75,7 @@ function adapterSuite(name: string, open: () => Promise<Target>, skip?: string):
     });
 
     test('migrations apply once and are idempotent', async () => {
-      assert.deepEqual(applied, ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas']);
+      assert.deepEqual(applied, ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas', '0012_version_signatures']);
       assert.deepEqual(await migrateToLatest(store), []);
       assert.deepEqual(await migrateToLatest(store), []);
     });
@@ -389,7 +389,7 @@ describe('openDatabase', () => {
   test('opens an in-memory SQLite database', async () => {
     const store = await openDatabase({ url: ':memory:', dataDir: '/nonexistent' });
     try {
-      assert.deepEqual(await migrateToLatest(store), ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas']);
+      assert.deepEqual(await migrateToLatest(store), ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas', '0012_version_signatures']);
       assert.equal(await createStores(store).keys.count(), 0);
     } finally {
       await store.close();
