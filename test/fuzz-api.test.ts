@@ -178,7 +178,7 @@ test(`${REQUESTS} hostile requests over every route: never a 5xx, and the server
       ...(payload === undefined || method === 'GET' || method === 'HEAD' ? {} : { payload }),
     };
     let status: number;
-    let text = '';
+    let text: string;
     try {
       const res = await t.app.inject(options);
       status = res.statusCode;

@@ -10,6 +10,7 @@ export const ERROR_CATALOGUE = {
   REQUEST_NOT_FOUND: { status: 404, title: 'No such route' },
   REQUEST_TOO_DEEP: { status: 400, title: 'The JSON body is nested deeper than the limit' },
   REQUEST_HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are larger than the limit' },
+  REQUEST_TIMEOUT: { status: 408, title: 'The request was not received in time' },
   RATE_LIMITED: { status: 429, title: 'Too many requests for this key' },
   QUOTA_EXCEEDED: { status: 429, title: 'The daily quota of this key is used up' },
   OUTBOUND_REFUSED: { status: 400, title: 'The outbound URL is not allowed' },

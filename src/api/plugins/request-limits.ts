@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { TarmacError } from '../../shared/errors.ts';
@@ -49,13 +50,14 @@ function rawProblem(status: number, code: string, title: string, detail: string,
     type: `https://tarmac.dev/errors/${code.toLowerCase().replace(/_/g, '-')}`, title, status, detail, code,
     errors: [{ field, rule, message: detail }],
   });
-  const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  const reason = STATUS_CODES[status] ?? 'Bad Request';
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /**
- * Fastify's `clientErrorHandler`: answers header blocks over the limit with 431 REQUEST_HEADERS_TOO_LARGE and other
- * malformed HTTP with 400, as problem+json, then closes the connection.
+ * Fastify's `clientErrorHandler`: answers header blocks over the limit with 431 REQUEST_HEADERS_TOO_LARGE, requests
+ * not received in time with 408 REQUEST_TIMEOUT and other malformed HTTP with 400, as problem+json, then closes the
+ * connection.
  */
 export function clientErrorHandler(maxHeaderBytes: number) {
   return (err: NodeJS.ErrnoException, socket: Socket): void => {
@@ -63,7 +65,9 @@ export function clientErrorHandler(maxHeaderBytes: number) {
     const response = err.code === 'HPE_HEADER_OVERFLOW'
       ? rawProblem(431, 'REQUEST_HEADERS_TOO_LARGE', 'The request headers are larger than the limit',
         `the request headers are larger than ${maxHeaderBytes} bytes (TARMAC_MAX_HEADER_KB)`, '/headers', 'max_size')
-      : rawProblem(400, 'VALIDATION_FAILED', 'The request is not valid', 'the request is not valid HTTP', '/', 'http');
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? rawProblem(408, 'REQUEST_TIMEOUT', 'The request was not received in time', 'the request was not received in time', '/', 'timeout')
+        : rawProblem(400, 'VALIDATION_FAILED', 'The request is not valid', 'the request is not valid HTTP', '/', 'http');
     socket.end(response);
   };
 }
