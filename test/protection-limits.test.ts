@@ -92,6 +92,21 @@ test('unauthenticated requests are limited per IP address', async () => {
   assert.equal((await t.app.inject({ method: 'GET', url: '/v2/health/live', remoteAddress: '203.0.113.10' })).statusCode, 200);
 });
 
+test('failed authentication is throttled per address before authentication runs', async () => {
+  const from = (remoteAddress: string, key: string) =>
+    t.app.inject({ method: 'GET', url: '/v1/models', remoteAddress, headers: { authorization: `Bearer ${key}` } });
+  const guess = 'tmk_AAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+  const auditedBefore = ((await t.call('GET', '/v1/audit?limit=1000')).json() as { events: unknown[] }).events.length;
+  for (let i = 0; i < 30; i++) assert.equal((await from('198.51.100.7', guess)).statusCode, 401);
+  const throttled = await from('198.51.100.7', guess);
+  assert.equal(throttled.statusCode, 429, throttled.body);
+  assert.equal(throttled.json().code, 'RATE_LIMITED');
+  assert.ok(Number(throttled.headers['retry-after']) >= 1);
+  assert.equal((await from('198.51.100.8', t.adminKey)).statusCode, 200, 'other addresses are unaffected');
+  const auditedAfter = ((await t.call('GET', '/v1/audit?limit=1000')).json() as { events: unknown[] }).events.length;
+  assert.ok(auditedAfter - auditedBefore <= 31, 'throttled guesses are not audited one by one');
+});
+
 test('request-shape limits: JSON depth 400, V2 batch 400, records batch 400, each naming the limit', async () => {
   let deep: unknown = 1;
   for (let i = 0; i < 11; i++) deep = [deep];

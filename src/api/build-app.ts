@@ -5,7 +5,7 @@ import { TarmacError } from '../shared/errors.ts';
 import type { ApiDeps } from './deps.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerHttpMetrics } from './plugins/http-metrics.ts';
-import { registerRateLimits } from './plugins/rate-limit.ts';
+import { registerAuthFailureLimit, registerRateLimits } from './plugins/rate-limit.ts';
 import { clientErrorHandler, registerJsonDepthLimit } from './plugins/request-limits.ts';
 import { registerSecurityHeaders } from './plugins/security-headers.ts';
 import { DailyQuota, RateLimits } from '../security/index.ts';
@@ -70,6 +70,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   registerHttpMetrics(app, deps.metrics);
   await registerSecurityHeaders(app, { tls: deps.tls !== undefined });
+  registerAuthFailureLimit(app, { rates: protection.rates, metrics: deps.metrics });
   registerAuth(app, deps);
   await registerRateLimits(app, { rates: protection.rates, quota: protection.quota, metrics: deps.metrics });
 

@@ -80,3 +80,38 @@ export class DailyQuota {
     return { allowed: true, used: used + records, limit };
   }
 }
+
+/**
+ * Failed authentications per client address in fixed one-minute windows, so that guessing keys (or flooding the audit
+ * log with refusals) is throttled per IP before authentication runs. O(1) per request; the map is emptied each window
+ * and capped in size.
+ */
+export class AuthFailureCounter {
+  private window = -1;
+  private readonly counts = new Map<string, number>();
+
+  /** `maxEntries` caps the addresses tracked in one window (beyond it the window starts over). */
+  constructor(private readonly now: () => number = Date.now, private readonly maxEntries = 100_000) {}
+
+  private roll(): number {
+    const now = this.now();
+    const window = Math.floor(now / 60_000);
+    if (window !== this.window || this.counts.size > this.maxEntries) {
+      this.window = window;
+      this.counts.clear();
+    }
+    return now;
+  }
+
+  /** Counts one failed authentication from `address`. */
+  record(address: string): void {
+    this.roll();
+    this.counts.set(address, (this.counts.get(address) ?? 0) + 1);
+  }
+
+  /** The failures counted for `address` in this window, and the seconds until the window ends. */
+  check(address: string): { failures: number; retryAfterSeconds: number } {
+    const now = this.roll();
+    return { failures: this.counts.get(address) ?? 0, retryAfterSeconds: Math.max(1, Math.ceil(((this.window + 1) * 60_000 - now) / 1000)) };
+  }
+}

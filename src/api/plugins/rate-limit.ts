@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { Counter, type Registry } from 'prom-client';
-import type { DailyQuota, RateLimits } from '../../security/index.ts';
+import { AuthFailureCounter, type DailyQuota, type RateLimits } from '../../security/index.ts';
 import { TarmacError } from '../../shared/errors.ts';
 
 /** The routes whose records count against the daily quota (matched by route pattern, never by raw URL). */
@@ -79,5 +79,36 @@ export async function registerRateLimits(app: FastifyInstance, deps: RateLimitDe
       details: { limit: charge.limit, used: charge.used, retry_after_seconds: charge.retryAfterSeconds },
       issues: [{ field: '/records', rule: 'quota', message: `at most ${charge.limit} records per key per UTC day (TARMAC_QUOTA_RECORDS_PER_DAY)` }],
     });
+  });
+}
+
+/**
+ * Throttles failed authentication per client IP: once an address has had as many 401 answers in the current minute as
+ * the unauthenticated rate (`rates.limitFor(undefined)`), its requests to protected routes are refused with 429
+ * RATE_LIMITED before authentication runs (and before a refusal is audited) until the minute ends. Register before
+ * the authentication hook.
+ */
+export function registerAuthFailureLimit(app: FastifyInstance, deps: { rates: RateLimits; metrics: Registry; now?: () => number }): void {
+  const limit = deps.rates.limitFor(undefined);
+  if (limit <= 0) return;
+  const failures = new AuthFailureCounter(deps.now);
+  const refused = new Counter({
+    name: 'tarmac_http_auth_failures_refused_total',
+    help: 'Requests refused before authentication because their address failed authentication too often this minute',
+    registers: [deps.metrics],
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.routeOptions.config?.permission) return;
+    const { failures: count, retryAfterSeconds } = failures.check(request.ip);
+    if (count < limit) return;
+    refused.inc();
+    void reply.header('retry-after', String(retryAfterSeconds));
+    throw new TarmacError('RATE_LIMITED', `this address failed authentication ${count} times this minute; retry after ${retryAfterSeconds} s`, {
+      details: { limit, window_seconds: 60, retry_after_seconds: retryAfterSeconds },
+      issues: [{ field: '/headers/authorization', rule: 'rate_limit', message: `at most ${limit} failed authentications per address per minute (TARMAC_RATE_LIMIT_PER_MINUTE)` }],
+    });
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode === 401) failures.record(request.ip);
   });
 }
