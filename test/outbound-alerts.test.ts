@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GuardedNotifier, type Notification } from '../src/monitoring/alerts/index.ts';
+import { createServer } from 'node:http';
+import { GuardedNotifier, WebhookNotifier, type Notification } from '../src/monitoring/alerts/index.ts';
 import { checkOutboundUrl } from '../src/security/index.ts';
 import { startTestTarmac, type TestTarmac } from './support.ts';
 
@@ -56,4 +57,34 @@ test('a guarded notifier re-checks before every send and does not send when the 
   address = '127.0.0.1';
   await assert.rejects(guarded.send(notification), (e: { code?: string }) => e.code === 'OUTBOUND_REFUSED');
   assert.equal(sent, 1);
+});
+
+test('HTTP deliveries connect to the addresses the check approved, re-checked before every attempt', async () => {
+  const seen: { host: string | undefined }[] = [];
+  const receiver = createServer((req, res) => {
+    seen.push({ host: req.headers.host });
+    req.resume();
+    req.on('end', () => { res.statusCode = 503; res.end(); });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const port = (receiver.address() as { port: number }).port;
+  try {
+    let checks = 0;
+    // The host name does not exist in DNS: only a pinned connection can reach the receiver.
+    const notifier = new WebhookNotifier({
+      url: `http://hooks.tarmac-test.invalid:${port}/x`, secret: 'a-signing-secret-of-some-length', retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+      connectTo: async () => {
+        checks++;
+        if (checks === 1) return [{ address: '127.0.0.1', family: 4 }];
+        // The second check finds the name rebound to an internal address: refused without connecting.
+        return (await checkOutboundUrl(`http://hooks.tarmac-test.invalid:${port}/x`, { allow: [] }, { lookup: async () => [{ address: '169.254.169.254', family: 4 }] })).addresses;
+      },
+    });
+    const notification = { status: 'firing', channel: 'c', alerts: [] } as unknown as Notification;
+    await assert.rejects(notifier.send(notification), (e: { code?: string }) => e.code === 'OUTBOUND_REFUSED');
+    assert.deepEqual(seen, [{ host: `hooks.tarmac-test.invalid:${port}` }], 'one pinned attempt reached the receiver; the rebound one never connected');
+    assert.equal(checks, 2);
+  } finally {
+    receiver.close();
+  }
 });

@@ -1,4 +1,4 @@
-import type { AuditLog, OutboundPolicy, Principal } from '../security/index.ts';
+import type { AuditLog, OutboundPolicy, Principal, ResolvedAddress } from '../security/index.ts';
 import { checkOutboundHost, checkOutboundUrl, SYSTEM_PRINCIPAL } from '../security/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError } from '../shared/errors.ts';
@@ -187,9 +187,15 @@ export class AlertingService {
 
   private async apply(config: AlertConfig): Promise<void> {
     const built = new Map<string, Notifier>();
-    // The destination is checked again before every send: a name that resolved to a public address when it was
-    // configured may resolve to an internal one later (DNS rebinding).
-    config.channels.forEach((c, i) => built.set(c.name, new GuardedNotifier(notifierOf(c, this.deps.log), () => this.checkDestination(c, i))));
+    // The destination is checked again before every attempt: a name that resolved to a public address when it was
+    // configured may resolve to an internal one later (DNS rebinding). HTTP channels connect to the addresses that
+    // check approved; SMTP re-checks just before nodemailer connects.
+    config.channels.forEach((c, i) => {
+      const connectTo = async () => (await checkOutboundUrl(c.url!, this.deps.outbound ?? { allow: [] }, { field: `/channels/${i}/url` })).addresses;
+      built.set(c.name, c.type === 'email'
+        ? new GuardedNotifier(notifierOf(c, this.deps.log), () => this.checkDestination(c, i))
+        : notifierOf(c, this.deps.log, connectTo));
+    });
     const previous = new Map(this.notifiers);
     this.notifiers.clear();
     for (const [k, v] of built) this.notifiers.set(k, v);
@@ -258,10 +264,10 @@ export function samplesOf(s: WindowSummary): AlertSample[] {
   return out;
 }
 
-function notifierOf(c: ChannelConfig, log: Logger): Notifier {
+function notifierOf(c: ChannelConfig, log: Logger, connectTo?: () => Promise<ResolvedAddress[]>): Notifier {
   switch (c.type) {
-    case 'webhook': return new WebhookNotifier({ url: c.url!, secret: c.secret!, log });
-    case 'slack': return new SlackNotifier({ url: c.url!, log });
+    case 'webhook': return new WebhookNotifier({ url: c.url!, secret: c.secret!, log, ...(connectTo ? { connectTo } : {}) });
+    case 'slack': return new SlackNotifier({ url: c.url!, log, ...(connectTo ? { connectTo } : {}) });
     case 'email': return new EmailNotifier({ host: c.host!, port: c.port!, secure: c.secure ?? false, user: c.user, pass: c.pass, from: c.from!, to: c.to!, requireTLS: c.pass !== undefined && !c.secure });
   }
 }

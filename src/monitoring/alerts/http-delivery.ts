@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { TarmacError, invalid } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { pinnedPost, type PinnedAddress } from './pinned-post.ts';
 
 /** How an HTTP notifier retries: bounded attempts with capped exponential backoff (plus jitter). */
 export interface RetryPolicy {
@@ -70,6 +71,11 @@ export interface HttpDelivery {
   retry: RetryPolicy;
   log?: Logger;
   now?: () => number;
+  /**
+   * Checks the destination before each attempt and returns the addresses the connection may use (the outbound
+   * policy's check); the connection is then pinned to them. Rejecting ends the delivery. Absent: plain fetch.
+   */
+  connectTo?: () => Promise<PinnedAddress[]>;
 }
 
 /** The outcome of a successful delivery. */
@@ -105,20 +111,33 @@ export async function deliverHttp(d: HttpDelivery): Promise<HttpDeliveryResult> 
     let cause: unknown;
     let retryAfterMs: number | undefined;
     let retryable: boolean;
+    // The destination is checked before every attempt; a refusal is final, not retried.
+    const addresses = d.connectTo ? await d.connectTo() : undefined;
     try {
-      const res = await fetch(target, {
-        method: 'POST',
-        headers: basic === undefined ? d.headers(attempt) : { ...d.headers(attempt), authorization: basic },
-        body: d.body,
-        // A redirect would carry the signed body to a host nobody configured.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(d.timeoutMs),
-      });
-      status = res.status;
-      const text = await res.text().catch(() => '');
+      const headers = basic === undefined ? d.headers(attempt) : { ...d.headers(attempt), authorization: basic };
+      let retryAfter: string | null;
+      let text: string;
+      if (addresses) {
+        const answer = await pinnedPost(target, { headers, body: d.body, timeoutMs: d.timeoutMs }, addresses);
+        status = answer.status;
+        text = answer.text;
+        retryAfter = answer.header('retry-after');
+      } else {
+        const res = await fetch(target, {
+          method: 'POST',
+          headers,
+          body: d.body,
+          // A redirect would carry the signed body to a host nobody configured.
+          redirect: 'manual',
+          signal: AbortSignal.timeout(d.timeoutMs),
+        });
+        status = res.status;
+        text = await res.text().catch(() => '');
+        retryAfter = res.headers.get('retry-after');
+      }
       if (status >= 200 && status < 300) return { status, attempts: attempt };
       retryable = status >= 500 || status === 429;
-      retryAfterMs = retryable ? parseRetryAfter(res.headers.get('retry-after'), now()) : undefined;
+      retryAfterMs = retryable ? parseRetryAfter(retryAfter, now()) : undefined;
       problem = `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
     } catch (err) {
       retryable = true;

@@ -37,3 +37,4 @@ export type { SlackNotifierOptions, SlackPayload, SlackSection } from './slack.n
 export { EmailNotifier, renderEmail } from './email.notifier.ts';
 export type { EmailMessage, EmailNotifierOptions } from './email.notifier.ts';
 export { GuardedNotifier } from './guarded.notifier.ts';
+export { pinnedPost, type PinnedAddress, type PostAnswer } from './pinned-post.ts';
