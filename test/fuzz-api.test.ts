@@ -10,7 +10,7 @@ import { loadFixture, registerViaApi, startTestTarmac, type TestTarmac } from '.
  * route table, from a fixed seed. Every answer must be a 4xx (or a 2xx for a request that happens to be valid), never
  * a 5xx, and the server must be ready afterwards.
  */
-const SEED = 0x7a4ac;
+const SEED = Number(process.env.TARMAC_FUZZ_SEED ?? 0x7a4ac);
 const REQUESTS = 10_000;
 let t: TestTarmac;
 let viewerKey: string;
