@@ -11,21 +11,24 @@ import { ApprovalService } from './delivery/approvals/index.ts';
 import { RolloutService } from './delivery/rollouts/index.ts';
 import { AlertingService, compareOutputProfiles, MonitorMetrics, MonitorService, type DatasetProfile } from './monitoring/index.ts';
 import { DatasetService, IngestMetrics, IngestService, NatsDatasetConsumer } from './pipelines/index.ts';
-import { ContractService, RegistryService } from './registry/index.ts';
+import { ContractService, RegistryService, VersionSigningService } from './registry/index.ts';
 import { HybridEngine, OnnxEngine, WorkerPoolEngine, type InferenceEngine } from './runtime/index.ts';
 import {
   DecisionRegisterService, enforceResidency, hostOf, PiiPolicy, piiRulesOf, RetentionJanitor, RetentionService, subjectFieldsOf,
   SubjectRequestService, type Endpoint,
 } from './privacy/index.ts';
-import { AuditCheckpointer, AuditLog, AuditVerifyService, AuthFailureLimiter, KeyService, loadOrCreateSigningKey, OidcVerifier } from './security/index.ts';
+import {
+  AuditCheckpointer, AuditLog, AuditVerifyService, AuthFailureLimiter, DailyQuota, KeyService, loadOrCreateSigningKey, OidcVerifier, RateLimits,
+  TrustedSigningKeys,
+} from './security/index.ts';
 import {
   FeedbackService, ModelPool, PredictionLogger, PredictService, RouteTable, ServingMetrics, StorePredictionSink,
   WorkerPredictionSink,
 } from './serving/index.ts';
 import { systemClock, type Clock } from './shared/clock.ts';
-import { createLogger, type Logger } from './shared/logger.ts';
-import { createStores, FileBlobStore, migrateToLatest, openDatabase, type StoreDatabase } from './store/index.ts';
 import { TarmacError } from './shared/errors.ts';
+import { createLogger, type Logger } from './shared/logger.ts';
+import { createStores, FileBlobStore, migrateToLatest, openDatabase, type StoreDatabase, type VersionRecord } from './store/index.ts';
 
 /** Tarmac's version, reported by GET /v2 and the OpenAPI document. */
 export const TARMAC_VERSION = '0.1.0';
@@ -36,6 +39,8 @@ export interface Tarmac {
   log: Logger;
   api: FastifyInstance;
   registry: RegistryService;
+  /** Signed version manifests and the signing policy. */
+  signing: VersionSigningService;
   contracts: ContractService;
   keys: KeyService;
   audit: AuditLog;
@@ -61,6 +66,10 @@ export interface Tarmac {
   decisions: DecisionRegisterService;
   database: StoreDatabase;
   metrics: Registry;
+  /** Requests per minute per principal; the key service may set per-key overrides. */
+  rates: RateLimits;
+  /** Records predicted per principal per UTC day; the key service may set per-key overrides. */
+  quota: DailyQuota;
   /** Listens on config.host:config.port; resolves to the URL. */
   listen(): Promise<string>;
   /** Stops accepting requests, flushes the prediction log, disposes sessions, closes the store. */
@@ -131,7 +140,14 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const contracts = new ContractService({ contracts: stores.contracts, audit, bus, clock });
   const maskSecret = config.piiHashKey ?? await piiHashKey(config.dataDir);
   const pii = new PiiPolicy({ versions: stores.models, contracts, secret: maskSecret });
-  const registry = new RegistryService({ models: stores.models, blobs, engine, contracts, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes, datasets: stores.datasets });
+  const signing: VersionSigningService = new VersionSigningService({
+    signatures: stores.signatures, keys: TrustedSigningKeys.load(config.signing.trustedKeyPaths), require: config.signing.requireSigned,
+    resolve: (name, ref): Promise<VersionRecord> => registry.resolveVersion(name, ref), audit, clock,
+  });
+  const registry: RegistryService = new RegistryService({
+    models: stores.models, blobs, engine, contracts, audit, bus, clock, maxArtifactBytes: config.maxArtifactBytes, datasets: stores.datasets,
+    servable: (version): Promise<void> => signing.assertServable(version),
+  });
 
   const pool = new ModelPool({
     engine,
@@ -163,6 +179,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   const alerting = new AlertingService({
     store: stores.monitor, audit, clock, log: log.child({ component: 'alerts' }), evaluationIntervalSeconds: config.monitor.windowSeconds,
     checkChannels: (channels) => void enforceResidency(channelEndpoints(channels), config.residency),
+    outbound: { allow: config.outboundAllow },
   });
   await alerting.start();
   alerting.startTimer(Math.min(30_000, config.monitor.windowSeconds * 500));
@@ -259,8 +276,11 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   servingMetrics.loadedVersions.set(pool.size);
   bus.subscribe('deployment.changed', () => servingMetrics.loadedVersions.set(pool.size));
 
+  const rates = new RateLimits(config.protection.rateLimitPerMinute);
+  const quota = new DailyQuota(config.protection.quotaRecordsPerDay, () => clock.now());
+  const tls = config.tls ? await readTls(config.tls) : undefined;
   const api = await buildApp({
-    registry, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, approvals, experiments, routes, keys, oidc, authFailures, audit, auditVerify, metrics, log,
+    registry, signing, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, approvals, experiments, routes, keys, oidc, authFailures, audit, auditVerify, metrics, log,
     privacy: { retention, subjects, decisions },
     limits: {
       bodyLimitBytes: config.bodyLimitBytes, maxArtifactBytes: config.maxArtifactBytes,
@@ -268,11 +288,13 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
     },
     spoolDir: path.join(config.dataDir, 'spool'),
     version: TARMAC_VERSION,
+    protection: { rates, quota, maxJsonDepth: config.protection.maxJsonDepth, maxHeaderBytes: config.protection.maxHeaderBytes },
+    ...(tls ? { tls } : {}),
   });
 
   let closed = false;
   return {
-    config, log, api, registry, contracts, keys, audit, auditCheckpoints, auditVerify, bus, routes, datasets, ingest, monitor, alerting, rollouts, experiments, predictionLogger, database, metrics,
+    config, log, api, registry, signing, contracts, keys, audit, auditCheckpoints, auditVerify, bus, routes, datasets, ingest, monitor, alerting, rollouts, experiments, predictionLogger, database, metrics, rates, quota,
     pii, retention, janitor, subjects, decisions,
     async listen() {
       return api.listen({ host: config.host, port: config.port });
@@ -346,4 +368,16 @@ async function piiHashKey(dataDir: string): Promise<string> {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return (await readFile(file, 'utf8')).trim();
     throw err;
   }
+}
+
+/** Reads the TLS certificate and key; a missing or unreadable file stops the start with CONFIG_INVALID naming it. */
+async function readTls(paths: { certPath: string; keyPath: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (file: string, variable: string) => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new TarmacError('CONFIG_INVALID', `${variable} cannot be read: ${(err as Error).message}`, { details: { variable }, cause: err });
+    }
+  };
+  return { cert: await read(paths.certPath, 'TARMAC_TLS_CERT'), key: await read(paths.keyPath, 'TARMAC_TLS_KEY') };
 }

@@ -44,3 +44,22 @@ test('audit checkpoints: every 300 s into <data dir>/audit-checkpoints by defaul
       err.code === 'CONFIG_INVALID' && err.details?.variable === 'TARMAC_AUDIT_CHECKPOINT_SECONDS');
   }
 });
+
+test('protection settings: rates, quotas, TLS pairs, outbound allow-list and the signing policy', () => {
+  const config = loadConfig({
+    TARMAC_RATE_LIMIT_PER_MINUTE: '120', TARMAC_QUOTA_RECORDS_PER_DAY: '1000', TARMAC_MAX_JSON_DEPTH: '32', TARMAC_MAX_HEADER_KB: '8',
+    TARMAC_OUTBOUND_ALLOW: 'hooks.internal, 10.0.0.0/8', TARMAC_REQUIRE_SIGNED_VERSIONS: 'credit-risk,iris', TARMAC_TRUSTED_SIGNING_KEYS: 'keys/',
+  });
+  assert.deepEqual(config.protection, { rateLimitPerMinute: 120, quotaRecordsPerDay: 1000, maxJsonDepth: 32, maxHeaderBytes: 8192 });
+  assert.deepEqual(config.outboundAllow, ['hooks.internal', '10.0.0.0/8']);
+  assert.deepEqual(config.signing.requireSigned, ['credit-risk', 'iris']);
+  assert.deepEqual(config.signing.trustedKeyPaths, [path.resolve('keys')]);
+  assert.equal(config.tls, undefined);
+  assert.equal(loadConfig({ TARMAC_REQUIRE_SIGNED_VERSIONS: 'true' }).signing.requireSigned, 'all');
+  assert.equal(loadConfig({}).signing.requireSigned, 'none');
+  assert.equal(loadConfig({}).protection.quotaRecordsPerDay, 0, 'quotas are off by default');
+  for (const [name, value] of [['TARMAC_TLS_CERT', 'cert.pem'], ['TARMAC_OUTBOUND_ALLOW', 'no such host!'], ['TARMAC_REQUIRE_SIGNED_VERSIONS', 'Bad Name'], ['TARMAC_RATE_LIMIT_PER_MINUTE', '-1']] as const) {
+    assert.throws(() => loadConfig({ [name]: value }), (err: { code?: string; details?: { variable?: string } }) =>
+      err.code === 'CONFIG_INVALID' && (err.details?.variable === name || (name === 'TARMAC_TLS_CERT' && err.details?.variable === 'TARMAC_TLS_KEY')), `${name}=${value}`);
+  }
+});

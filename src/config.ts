@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ASYMMETRIC_ALGORITHMS, type OidcSettings } from './security/oidc-settings.ts';
 import { isRole, ROLES, type Role } from './security/roles.ts';
 import { parseEndpointRegions, parseRegion, parseRegions, type ResidencyConfig } from './privacy/residency.ts';
+import { checkOutboundPolicy } from './security/outbound.ts';
 import { TarmacError } from './shared/errors.ts';
 
 /** Tarmac's resolved configuration: built once at start, frozen, passed down. */
@@ -68,6 +69,34 @@ export interface Config {
   retention: { defaultDays: number | undefined; intervalSeconds: number; batchSize: number };
   /** Data residency: the allowed regions and the declared regions of this node and its endpoints. */
   residency: ResidencyConfig;
+  /** Protection of the API: request rates, quotas and request-shape limits. */
+  protection: ProtectionConfig;
+  /** Hosts and CIDRs outbound calls (alert notifiers, OIDC discovery) may reach even when private or loopback. */
+  outboundAllow: string[];
+  /** PEM certificate and key paths; both set: the API listens with HTTPS (and sends HSTS). */
+  tls: { certPath: string; keyPath: string } | undefined;
+  /** Signed version manifests: trusted Ed25519 public keys and which models must be signed to deploy. */
+  signing: SigningConfig;
+}
+
+/** Limits the API enforces per principal and per request. */
+export interface ProtectionConfig {
+  /** Requests per minute per principal (or per IP when unauthenticated); 0 turns the limiter off. */
+  rateLimitPerMinute: number;
+  /** Records (rows) predicted per principal per UTC day; 0: no quota. */
+  quotaRecordsPerDay: number;
+  /** Deepest JSON nesting accepted in a request body. */
+  maxJsonDepth: number;
+  /** Largest request header block, in bytes (Node's maxHeaderSize). */
+  maxHeaderBytes: number;
+}
+
+/** Which versions must carry a verified signature and which keys are trusted. */
+export interface SigningConfig {
+  /** Files or directories of PEM Ed25519 public keys (TARMAC_TRUSTED_SIGNING_KEYS). */
+  trustedKeyPaths: string[];
+  /** `all`: every model; a list: only these models; `none`: signatures are optional. */
+  requireSigned: 'all' | 'none' | string[];
 }
 
 /** Values that command-line flags may override. */
@@ -178,6 +207,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       natsRegion: parseRegion(env.TARMAC_NATS_REGION, 'TARMAC_NATS_REGION'),
       hosts: parseEndpointRegions(env.TARMAC_ENDPOINT_REGIONS),
     },
+    protection: {
+      rateLimitPerMinute: intVar(env, 'TARMAC_RATE_LIMIT_PER_MINUTE', 60_000, 0, 100_000_000),
+      quotaRecordsPerDay: intVar(env, 'TARMAC_QUOTA_RECORDS_PER_DAY', 0, 0, 1_000_000_000_000),
+      maxJsonDepth: intVar(env, 'TARMAC_MAX_JSON_DEPTH', 64, 2, 10_000),
+      maxHeaderBytes: intVar(env, 'TARMAC_MAX_HEADER_KB', 16, 1, 1024) * 1024,
+    },
+    outboundAllow: outboundAllowVar(env),
+    tls: tlsVar(env),
+    signing: {
+      trustedKeyPaths: listVar(env, 'TARMAC_TRUSTED_SIGNING_KEYS').map((p) => path.resolve(p)),
+      requireSigned: requireSignedVar(env),
+    },
   };
   return Object.freeze(config);
 }
@@ -264,4 +305,42 @@ function isHttpUrl(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+function outboundAllowVar(env: NodeJS.ProcessEnv): string[] {
+  const allow = listVar(env, 'TARMAC_OUTBOUND_ALLOW');
+  checkOutboundPolicy({ allow });
+  return allow;
+}
+
+/** A comma-separated list, trimmed, empty entries dropped. */
+function listVar(env: NodeJS.ProcessEnv, name: string): string[] {
+  return (env[name] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function tlsVar(env: NodeJS.ProcessEnv): Config['tls'] {
+  const certPath = env.TARMAC_TLS_CERT || undefined;
+  const keyPath = env.TARMAC_TLS_KEY || undefined;
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) {
+    const missing = certPath === undefined ? 'TARMAC_TLS_CERT' : 'TARMAC_TLS_KEY';
+    throw new TarmacError('CONFIG_INVALID', 'TARMAC_TLS_CERT and TARMAC_TLS_KEY must be set together', { details: { variable: missing } });
+  }
+  return { certPath: path.resolve(certPath), keyPath: path.resolve(keyPath) };
+}
+
+const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+
+function requireSignedVar(env: NodeJS.ProcessEnv): SigningConfig['requireSigned'] {
+  const raw = (env.TARMAC_REQUIRE_SIGNED_VERSIONS ?? '').trim();
+  if (raw === '' || /^(off|false|0|no|none)$/i.test(raw)) return 'none';
+  if (/^(on|true|1|yes|all)$/i.test(raw)) return 'all';
+  const models = listVar(env, 'TARMAC_REQUIRE_SIGNED_VERSIONS');
+  const bad = models.find((m) => !MODEL_NAME.test(m));
+  if (bad !== undefined) {
+    throw new TarmacError('CONFIG_INVALID', `TARMAC_REQUIRE_SIGNED_VERSIONS must be true, false or a comma-separated list of model names; "${bad}" is not a model name`, {
+      details: { variable: 'TARMAC_REQUIRE_SIGNED_VERSIONS' },
+    });
+  }
+  return models;
 }

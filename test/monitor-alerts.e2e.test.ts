@@ -37,7 +37,7 @@ before(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hooks/tarmac`;
 
-  t = await startTestTarmac({ TARMAC_MONITOR_WINDOW_SECONDS: '60', TARMAC_MONITOR_GRACE_SECONDS: '5' }, { clock });
+  t = await startTestTarmac({ TARMAC_MONITOR_WINDOW_SECONDS: '60', TARMAC_MONITOR_GRACE_SECONDS: '5', TARMAC_OUTBOUND_ALLOW: '127.0.0.1' }, { clock });
   await installDemo(t.tarmac);
   const csv = path.join(ROOT, 'demo/loans-demo.csv');
   const features = ['income', 'loan_amount', 'age', 'credit_history_years', 'debt_ratio'].map((name) => ({ name, type: 'float' }))

@@ -6,6 +6,10 @@ import type { ApiDeps } from './deps.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerHttpMetrics } from './plugins/http-metrics.ts';
 import { registerRequestContext } from './plugins/request-context.ts';
+import { registerRateLimits } from './plugins/rate-limit.ts';
+import { clientErrorHandler, registerJsonDepthLimit } from './plugins/request-limits.ts';
+import { registerSecurityHeaders } from './plugins/security-headers.ts';
+import { DailyQuota, RateLimits } from '../security/index.ts';
 import { sendProblem, toTarmacError } from './problem.ts';
 import { problemSchema } from './schemas.ts';
 import { adminRoutes } from './routes/admin.routes.ts';
@@ -19,6 +23,7 @@ import { healthRoutes } from './routes/health.routes.ts';
 import { privacyRoutes } from './routes/privacy.routes.ts';
 import { recordsRoutes } from './routes/records.routes.ts';
 import { registryRoutes } from './routes/registry.routes.ts';
+import { signingRoutes } from './routes/signing.routes.ts';
 import { v2Routes } from './routes/v2.routes.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -28,7 +33,12 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * document. Tests drive it with `app.inject()`.
  */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const protection = deps.protection ?? { rates: new RateLimits(0), quota: new DailyQuota(0), maxJsonDepth: 64, maxHeaderBytes: 16 * 1024 };
   const app = Fastify({
+    ...(deps.tls
+      ? { https: { cert: deps.tls.cert, key: deps.tls.key, maxHeaderSize: protection.maxHeaderBytes } }
+      : { http: { maxHeaderSize: protection.maxHeaderBytes } }),
+    clientErrorHandler: clientErrorHandler(protection.maxHeaderBytes),
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     // Per-request access lines cost the hot path; failures are logged by the error handler, traffic is in /metrics.
     logController: new LogController({ disableRequestLogging: true }),
@@ -45,6 +55,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   // Only JSON (and octet-stream for artifacts) is accepted: a text/plain body gets a 415, not a confusing 400.
   app.removeContentTypeParser('text/plain');
+  registerJsonDepthLimit(app, protection.maxJsonDepth);
 
   await app.register(swagger, {
     openapi: {
@@ -62,7 +73,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   registerHttpMetrics(app, deps.metrics);
   registerRequestContext(app);
+  await registerSecurityHeaders(app, { tls: deps.tls !== undefined });
   registerAuth(app, deps);
+  await registerRateLimits(app, { rates: protection.rates, quota: protection.quota, metrics: deps.metrics });
 
   app.setErrorHandler((err, request, reply) => {
     const error = toTarmacError(err);
@@ -76,6 +89,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   v2Routes(app, deps);
   recordsRoutes(app, deps);
   registryRoutes(app, deps);
+  signingRoutes(app, deps);
   contractsRoutes(app, deps);
   datasetsRoutes(app, deps);
   monitorRoutes(app, deps);

@@ -15,6 +15,7 @@ import { referenceOf } from '../serving/reference-stats.ts';
 import { isTarmacError } from '../shared/errors.ts';
 import { checkFile, contractOf, inferFromFile, localContractText, rowsOfFile } from './contract-files.ts';
 import { registerLineageCommand } from './lineage.command.ts';
+import { addSigningCommands } from './signing.commands.ts';
 import { keyValues, table, UsageError } from './output.ts';
 
 /**
@@ -353,13 +354,14 @@ export function buildProgram(env: NodeJS.ProcessEnv, print: (text: string) => vo
 
   registerLineageCommand(program, { client, emit });
 
-  addKeysCommands(program, {
+  const keys = addKeysCommands(program, {
     client, emit,
     bootstrap: async (dataDir) => {
       const { runKeysBootstrap } = await import('./up.ts');
       await runKeysBootstrap(env, dataDir, print);
     },
   });
+  addSigningCommands(models, keys, { client, emit });
 
   return program;
 }

@@ -1,12 +1,12 @@
-import type { AuditLog, Principal } from '../security/index.ts';
-import { SYSTEM_PRINCIPAL } from '../security/index.ts';
+import type { AuditLog, OutboundPolicy, Principal, ResolvedAddress } from '../security/index.ts';
+import { checkOutboundHost, checkOutboundUrl, SYSTEM_PRINCIPAL } from '../security/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError } from '../shared/errors.ts';
 import type { FieldIssue } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { AlertConfigStore } from '../store/index.ts';
 import {
-  AlertService, EmailNotifier, parseRules, redactUrl, SlackNotifier, WebhookNotifier,
+  AlertService, EmailNotifier, GuardedNotifier, parseRules, redactUrl, SlackNotifier, WebhookNotifier,
 } from './alerts/index.ts';
 import type { AlertEvent, AlertInstanceView, AlertRule, AlertSample, Notifier, Silence, SilenceView } from './alerts/index.ts';
 import type { WindowSummary } from './monitor.service.ts';
@@ -55,6 +55,8 @@ export class AlertingService {
       evaluationIntervalSeconds: number;
       /** Refuses channels whose endpoints are outside the allowed data residency (throws RESIDENCY_VIOLATION). */
       checkChannels?: (channels: readonly ChannelConfig[]) => void;
+      /** Which internal destinations channels may reach (TARMAC_OUTBOUND_ALLOW); absent: public destinations only. */
+      outbound?: OutboundPolicy;
     },
   ) {
     this.alerts = new AlertService({
@@ -79,11 +81,13 @@ export class AlertingService {
 
   /**
    * Replaces channels and rules after validating all of them (a bad configuration changes nothing). Throws
-   * VALIDATION_FAILED naming each bad field.
+   * VALIDATION_FAILED naming each bad field, or OUTBOUND_REFUSED naming each channel whose URL or SMTP host is not a
+   * public destination (nor allowed by TARMAC_OUTBOUND_ALLOW).
    */
   async configure(input: unknown, by: Principal): Promise<AlertConfig> {
     const config = parseConfig(input);
     this.deps.checkChannels?.(config.channels);
+    await this.checkDestinations(config);
     await this.apply(config);
     // The stored configuration and its audit entry commit together, or neither does.
     await this.deps.audit.atomically(async () => {
@@ -163,9 +167,41 @@ export class AlertingService {
     await this.alerts.close();
   }
 
+  /** Every channel's destination must be public or allowed; throws OUTBOUND_REFUSED with one issue per refusal. */
+  private async checkDestinations(config: AlertConfig): Promise<void> {
+    const issues: FieldIssue[] = [];
+    await Promise.all(config.channels.map(async (c, i) => {
+      try {
+        await this.checkDestination(c, i);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'OUTBOUND_REFUSED') throw err;
+        issues.push(...(err as TarmacError).issues);
+      }
+    }));
+    if (issues.length > 0) {
+      issues.sort((a, b) => a.field.localeCompare(b.field));
+      throw new TarmacError('OUTBOUND_REFUSED', `alert channels may only reach public destinations: ${issues.map((i) => i.message).join('; ')}`, { issues });
+    }
+  }
+
+  private checkDestination(c: ChannelConfig, index: number): Promise<unknown> {
+    const policy = this.deps.outbound ?? { allow: [] };
+    return c.type === 'email'
+      ? checkOutboundHost(c.host!, policy, { field: `/channels/${index}/host` })
+      : checkOutboundUrl(c.url!, policy, { field: `/channels/${index}/url` });
+  }
+
   private async apply(config: AlertConfig): Promise<void> {
     const built = new Map<string, Notifier>();
-    for (const c of config.channels) built.set(c.name, notifierOf(c, this.deps.log));
+    // The destination is checked again before every attempt: a name that resolved to a public address when it was
+    // configured may resolve to an internal one later (DNS rebinding). HTTP channels connect to the addresses that
+    // check approved; SMTP re-checks just before nodemailer connects.
+    config.channels.forEach((c, i) => {
+      const connectTo = async () => (await checkOutboundUrl(c.url!, this.deps.outbound ?? { allow: [] }, { field: `/channels/${i}/url` })).addresses;
+      built.set(c.name, c.type === 'email'
+        ? new GuardedNotifier(notifierOf(c, this.deps.log), () => this.checkDestination(c, i))
+        : notifierOf(c, this.deps.log, connectTo));
+    });
     const previous = new Map(this.notifiers);
     this.notifiers.clear();
     for (const [k, v] of built) this.notifiers.set(k, v);
@@ -234,10 +270,10 @@ export function samplesOf(s: WindowSummary): AlertSample[] {
   return out;
 }
 
-function notifierOf(c: ChannelConfig, log: Logger): Notifier {
+function notifierOf(c: ChannelConfig, log: Logger, connectTo?: () => Promise<ResolvedAddress[]>): Notifier {
   switch (c.type) {
-    case 'webhook': return new WebhookNotifier({ url: c.url!, secret: c.secret!, log });
-    case 'slack': return new SlackNotifier({ url: c.url!, log });
+    case 'webhook': return new WebhookNotifier({ url: c.url!, secret: c.secret!, log, ...(connectTo ? { connectTo } : {}) });
+    case 'slack': return new SlackNotifier({ url: c.url!, log, ...(connectTo ? { connectTo } : {}) });
     case 'email': return new EmailNotifier({ host: c.host!, port: c.port!, secure: c.secure ?? false, user: c.user, pass: c.pass, from: c.from!, to: c.to!, requireTLS: c.pass !== undefined && !c.secure });
   }
 }

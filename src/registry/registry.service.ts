@@ -83,6 +83,11 @@ export class RegistryService {
       maxArtifactBytes: number;
       /** Ingestion batches, to check a version's training batches (lineage) exist; without it none may be named. */
       datasets?: Pick<DatasetStore, 'getBatch' | 'getById'>;
+      /**
+       * The signing policy's check of a version about to be deployed or loaded (VersionSigningService.assertServable);
+       * it throws to refuse. Without it, any version whose artifact verifies may serve.
+       */
+      servable?: (version: VersionRecord) => Promise<void>;
     },
   ) {}
 
@@ -279,9 +284,9 @@ export class RegistryService {
   async deploy(name: string, ref: string | number, by: Principal, options: { batching?: BatchingOverrides; validation?: DeploymentSpec['validation'] } = {}): Promise<DeploymentRecord> {
     const version = await this.resolveVersion(name, ref);
     const fallbackVersion = options.validation ? await this.checkValidation(version, options.validation) : undefined;
-    // Refuse before switching anything when the artifact is missing or no longer matches its hash.
-    await this.deps.blobs.get(version.artifactSha256);
-    if (fallbackVersion) await this.deps.blobs.get(fallbackVersion.artifactSha256);
+    // Refuse before switching anything when the artifact is missing or no longer matches its hash, or is unsigned.
+    await this.checkServable(version);
+    if (fallbackVersion) await this.checkServable(fallbackVersion);
     const record = await this.deps.audit.atomically(async () => {
       const previous = await this.deps.models.getDeployment(name);
       const put = await this.deps.models.putDeployment(
@@ -344,7 +349,7 @@ export class RegistryService {
     for (const variant of target.spec.variants) {
       const version = await this.deps.models.getVersion(name, variant.version);
       if (!version) throw new TarmacError('REGISTRY_VERSION_NOT_FOUND', `model "${name}" has no version ${variant.version}`, { details: { model: name, version: variant.version } });
-      await this.deps.blobs.get(version.artifactSha256);
+      await this.checkServable(version);
     }
     const restored = target;
     const record = await this.deps.audit.atomically(async () => {
@@ -381,13 +386,13 @@ export class RegistryService {
     for (const v of input.variants) {
       const version = await this.resolveVersion(name, v.version);
       if (input.validation) await this.checkValidation(version, input.validation);
-      await this.deps.blobs.get(version.artifactSha256);
+      await this.checkServable(version);
       variants.push({ name: v.name, version: version.version, weight: v.weight });
     }
     const shadows: { name: string; version: number }[] = [];
     for (const sh of input.shadows ?? []) {
       const version = await this.resolveVersion(name, sh.version);
-      await this.deps.blobs.get(version.artifactSha256);
+      await this.checkServable(version);
       shadows.push({ name: sh.name, version: version.version });
     }
     const spec: DeploymentSpec = {
@@ -421,9 +426,20 @@ export class RegistryService {
     return this.deps.models.listDeployments();
   }
 
-  /** Reads a version's artifact, verified against its content hash. */
-  readArtifact(version: VersionRecord): Promise<Uint8Array> {
-    return this.deps.blobs.get(version.artifactSha256);
+  /**
+   * Reads a version's artifact for loading, verified against its content hash and, when the signing policy covers
+   * the model, its signature. Throws REGISTRY_INTEGRITY_FAILED, SIGNATURE_REQUIRED or SIGNATURE_INVALID.
+   */
+  async readArtifact(version: VersionRecord): Promise<Uint8Array> {
+    const bytes = await this.deps.blobs.get(version.artifactSha256);
+    await this.deps.servable?.(version);
+    return bytes;
+  }
+
+  /** Checks a version may serve: its artifact verifies against its hash, and the signing policy is met. */
+  private async checkServable(version: VersionRecord): Promise<void> {
+    await this.deps.blobs.get(version.artifactSha256);
+    await this.deps.servable?.(version);
   }
 
   /**

@@ -16,3 +16,12 @@ export { authorize, mayList, type Refusal, type RouteRule, type RouteScope } fro
 export { AuthFailureLimiter, type AuthFailureLimits } from './auth-failure-limiter.ts';
 export { OidcVerifier, SCOPE_CLAIMS } from './oidc.ts';
 export { ASYMMETRIC_ALGORITHMS, type OidcSettings } from './oidc-settings.ts';
+export { RateLimits, DailyQuota, type QuotaCharge } from './limits.ts';
+export {
+  checkOutboundHost, checkOutboundPolicy, checkOutboundUrl, embeddedIpv4, internalAddressKind,
+  type CheckedDestination, type HostLookup, type OutboundCheckOptions, type OutboundPolicy, type ResolvedAddress,
+} from './outbound.ts';
+export {
+  canonicalManifest, generateSigningKeyPair, signingKeyId, signManifest, TrustedSigningKeys, versionManifest,
+  type TrustedKey, type VersionManifest,
+} from './version-signing.ts';

@@ -238,6 +238,12 @@ export class PredictService {
     const { version, signature } = loaded.version;
     try {
       const request = v2RequestToFeeds(signature, body);
+      if (request.rows > this.deps.maxBatchRecords) {
+        throw new TarmacError('SERVING_INPUT_INVALID', `at most ${this.deps.maxBatchRecords} rows per request (TARMAC_MAX_BATCH_RECORDS); this one has ${request.rows}`, {
+          details: { limit: this.deps.maxBatchRecords, rows: request.rows },
+          issues: [{ field: '/inputs/0/shape/0', rule: 'max_batch', message: `the batch dimension must be at most ${this.deps.maxBatchRecords}` }],
+        });
+      }
       const started = performance.now();
       const outputs = await loaded.use((m) => m.run(request.feeds));
       const latencyMs = performance.now() - started;

@@ -9,14 +9,15 @@ import { KyselyMonitorStore } from './monitor-store.ts';
 import { KyselyRolloutStore } from './rollout-store.ts';
 import { KyselyPredictionStore } from './prediction-store.ts';
 import { KyselyPrivacyStore, type PrivacyStore } from './privacy-store.ts';
-import type { AuditStore, UnitOfWork, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore, RolloutStore } from './records.ts';
+import { KyselySignatureStore } from './signature-store.ts';
+import type { AuditStore, UnitOfWork, ContractStore, DatasetStore, KeyStore, ModelStore, PredictionStore, MonitorStore, AlertConfigStore, RolloutStore, SignatureStore } from './records.ts';
 
 export { openDatabase } from './database.ts';
 export type { OpenDatabaseOptions, StoreDatabase } from './database.ts';
 export type { Dialect, StoreConnection } from './dialect.ts';
 export { currentDb, inTransaction } from './dialect.ts';
 export { migrateToLatest } from './migrations.ts';
-export { KyselyMonitorStore, KyselyRolloutStore };
+export { KyselyMonitorStore, KyselyRolloutStore, KyselySignatureStore };
 export { KyselyAuditStore, KyselyContractStore, KyselyDatasetStore, KyselyKeyStore, KyselyModelStore, KyselyPredictionStore };
 export { FileBlobStore } from './blob-store.ts';
 export { KyselyPrivacyStore };
@@ -39,6 +40,7 @@ export interface Stores {
   /** Transactions that every repository above (and the audit append) joins. */
   unitOfWork: UnitOfWork;
   privacy: PrivacyStore;
+  signatures: SignatureStore;
 }
 
 /** Builds every Kysely repository over an open database (a `StoreDatabase` from `openDatabase`). */
@@ -54,5 +56,6 @@ export function createStores(conn: StoreConnection): Stores {
     datasets: new KyselyDatasetStore(conn),
     unitOfWork: { run: (fn) => inTransaction(conn, fn) },
     privacy: new KyselyPrivacyStore(conn),
+    signatures: new KyselySignatureStore(conn),
   };
 }

@@ -426,6 +426,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('quarantine_batch_idx').on('quarantine').columns(['batch_id']).execute();
       },
     },
+    '0012_version_signatures': {
+      async up(db: AnyDb): Promise<void> {
+        await db.schema.createTable('version_signatures')
+          .addColumn('model_name', 'text', notNull)
+          .addColumn('version', 'integer', notNull)
+          .addColumn('key_id', 'text', notNull)
+          .addColumn('signature', 'text', notNull)
+          .addColumn('manifest', 'text', notNull)
+          .addColumn('signed_by', 'text', notNull)
+          .addColumn('signed_at', 'bigint', notNull)
+          .addPrimaryKeyConstraint('version_signatures_pk', ['model_name', 'version'])
+          .execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

@@ -569,3 +569,24 @@ export interface RolloutStore {
   /** Takes or renews the lease `name` for `holder` until `until`; false when another holder's lease is still valid. */
   acquireLease(name: string, holder: string, now: number, until: number): Promise<boolean>;
 }
+
+/** A version's manifest signature as stored. */
+export interface VersionSignatureRecord {
+  modelName: string;
+  version: number;
+  keyId: string;
+  /** Base64 of the Ed25519 signature. */
+  signature: string;
+  /** The canonical manifest text that was signed. */
+  manifest: string;
+  signedBy: string;
+  signedAt: number;
+}
+
+/** Persistence of version signatures. */
+export interface SignatureStore {
+  /** Stores the signature of a version, replacing an earlier one. */
+  put(record: VersionSignatureRecord): Promise<void>;
+  /** The signature of a version, if it has one. */
+  get(modelName: string, version: number): Promise<VersionSignatureRecord | undefined>;
+}

@@ -28,6 +28,21 @@ export interface Database {
   dataset_rows: DatasetRowsTable;
   quarantine: QuarantineTable;
   dataset_windows: DatasetWindowsTable;
+  version_signatures: VersionSignaturesTable;
+}
+
+/** The Ed25519 signature of a version's manifest (one per version; signing again replaces it). */
+export interface VersionSignaturesTable {
+  model_name: string;
+  version: number;
+  /** The id of the trusted public key that verified it when it was attached. */
+  key_id: string;
+  /** Base64 of the 64-byte Ed25519 signature. */
+  signature: string;
+  /** The canonical (RFC 8785) manifest text that was signed. */
+  manifest: string;
+  signed_by: string;
+  signed_at: number;
 }
 
 export interface ModelsTable {

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { TarmacError, invalid } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { pinnedPost, type PinnedAddress } from './pinned-post.ts';
 
 /** How an HTTP notifier retries: bounded attempts with capped exponential backoff (plus jitter). */
 export interface RetryPolicy {
@@ -27,6 +28,11 @@ export function redactUrl(url: string): string {
   } catch {
     return '[invalid url]';
   }
+}
+
+/** `text` with every URL in it reduced to redactUrl's form (runtime errors quote the URL they failed on). */
+function redactUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url));
 }
 
 /** Checks an HTTP(S) endpoint URL at construction; throws VALIDATION_FAILED on `field` without echoing the URL. */
@@ -65,6 +71,11 @@ export interface HttpDelivery {
   retry: RetryPolicy;
   log?: Logger;
   now?: () => number;
+  /**
+   * Checks the destination before each attempt and returns the addresses the connection may use (the outbound
+   * policy's check); the connection is then pinned to them. Rejecting ends the delivery. Absent: plain fetch.
+   */
+  connectTo?: () => Promise<PinnedAddress[]>;
 }
 
 /** The outcome of a successful delivery. */
@@ -87,26 +98,46 @@ function backoff(policy: RetryPolicy, attempt: number): number {
 export async function deliverHttp(d: HttpDelivery): Promise<HttpDeliveryResult> {
   const where = redactUrl(d.url);
   const now = d.now ?? Date.now;
+  // fetch refuses URLs with credentials: send them as Basic authentication instead.
+  const target = new URL(d.url);
+  const basic = target.username !== '' || target.password !== ''
+    ? `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`
+    : undefined;
+  target.username = '';
+  target.password = '';
   for (let attempt = 1; ; attempt++) {
     let status: number | undefined;
     let problem: string;
     let cause: unknown;
     let retryAfterMs: number | undefined;
     let retryable: boolean;
+    // The destination is checked before every attempt; a refusal is final, not retried.
+    const addresses = d.connectTo ? await d.connectTo() : undefined;
     try {
-      const res = await fetch(d.url, {
-        method: 'POST',
-        headers: d.headers(attempt),
-        body: d.body,
-        // A redirect would carry the signed body to a host nobody configured.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(d.timeoutMs),
-      });
-      status = res.status;
-      const text = await res.text().catch(() => '');
+      const headers = basic === undefined ? d.headers(attempt) : { ...d.headers(attempt), authorization: basic };
+      let retryAfter: string | null;
+      let text: string;
+      if (addresses) {
+        const answer = await pinnedPost(target, { headers, body: d.body, timeoutMs: d.timeoutMs }, addresses);
+        status = answer.status;
+        text = answer.text;
+        retryAfter = answer.header('retry-after');
+      } else {
+        const res = await fetch(target, {
+          method: 'POST',
+          headers,
+          body: d.body,
+          // A redirect would carry the signed body to a host nobody configured.
+          redirect: 'manual',
+          signal: AbortSignal.timeout(d.timeoutMs),
+        });
+        status = res.status;
+        text = await res.text().catch(() => '');
+        retryAfter = res.headers.get('retry-after');
+      }
       if (status >= 200 && status < 300) return { status, attempts: attempt };
       retryable = status >= 500 || status === 429;
-      retryAfterMs = retryable ? parseRetryAfter(res.headers.get('retry-after'), now()) : undefined;
+      retryAfterMs = retryable ? parseRetryAfter(retryAfter, now()) : undefined;
       problem = `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
     } catch (err) {
       retryable = true;
@@ -115,7 +146,7 @@ export async function deliverHttp(d: HttpDelivery): Promise<HttpDeliveryResult> 
       const code = ((err as { cause?: { code?: string } }).cause)?.code;
       problem = name === 'TimeoutError' || name === 'AbortError'
         ? `timed out after ${d.timeoutMs} ms`
-        : code ?? (err as Error).message ?? 'network error';
+        : code ?? redactUrls((err as Error).message ?? 'network error');
     }
     const fail = (message: string) => new TarmacError('INTERNAL', `${d.kind} delivery to ${where} failed: ${message}`, {
       details: { url: where, attempts: attempt, ...(status === undefined ? {} : { status }) },

@@ -36,3 +36,5 @@ export { SlackNotifier, slackPayload } from './slack.notifier.ts';
 export type { SlackNotifierOptions, SlackPayload, SlackSection } from './slack.notifier.ts';
 export { EmailNotifier, renderEmail } from './email.notifier.ts';
 export type { EmailMessage, EmailNotifierOptions } from './email.notifier.ts';
+export { GuardedNotifier } from './guarded.notifier.ts';
+export { pinnedPost, type PinnedAddress, type PostAnswer } from './pinned-post.ts';

@@ -2,6 +2,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { invalid } from '../../shared/errors.ts';
 import { alertCondition, alertTimes, notificationHeadline } from './format.ts';
 import { checkHttpUrl, DEFAULT_RETRY, deliverHttp, type RetryPolicy } from './http-delivery.ts';
+import type { PinnedAddress } from './pinned-post.ts';
 import type { Notification, NotifiedAlert, Notifier } from './types.ts';
 
 /** Settings of a Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat). */
@@ -11,6 +12,8 @@ export interface SlackNotifierOptions {
   /** Per attempt; 10 s when absent. */
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /** Checks the destination before each attempt and pins the connection to the approved addresses (see HttpDelivery). */
+  connectTo?: () => Promise<PinnedAddress[]>;
   log?: Logger;
 }
 
@@ -65,6 +68,7 @@ export class SlackNotifier implements Notifier {
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
   private readonly log: Logger | undefined;
+  private readonly connectTo: (() => Promise<PinnedAddress[]>) | undefined;
 
   /** Throws VALIDATION_FAILED when the URL or timeout is not usable (the message never echoes the URL). */
   constructor(options: SlackNotifierOptions) {
@@ -73,12 +77,14 @@ export class SlackNotifier implements Notifier {
     if (!(this.timeoutMs > 0)) throw invalid('The notifier is not valid', [{ field: '/timeoutMs', rule: 'range', message: 'must be more than 0' }]);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.log = options.log;
+    this.connectTo = options.connectTo;
   }
 
   /** Delivers one notification; rejects with an INTERNAL TarmacError naming the URL only redacted. */
   async send(notification: Notification): Promise<void> {
     await deliverHttp({
       kind: 'slack',
+      ...(this.connectTo ? { connectTo: this.connectTo } : {}),
       url: this.url,
       body: JSON.stringify(slackPayload(notification)),
       timeoutMs: this.timeoutMs,

@@ -4,6 +4,7 @@ import { newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { checkHttpUrl, DEFAULT_RETRY, deliverHttp, type RetryPolicy } from './http-delivery.ts';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signatureHeader } from './signature.ts';
+import type { PinnedAddress } from './pinned-post.ts';
 import type { Notification, NotifiedAlert, Notifier } from './types.ts';
 
 /** Settings of a generic signed webhook. */
@@ -14,6 +15,8 @@ export interface WebhookNotifierOptions {
   /** Per attempt; 10 s when absent. */
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /** Checks the destination before each attempt and pins the connection to the approved addresses (see HttpDelivery). */
+  connectTo?: () => Promise<PinnedAddress[]>;
   clock?: Clock;
   log?: Logger;
 }
@@ -67,6 +70,7 @@ export class WebhookNotifier implements Notifier {
   private readonly retry: RetryPolicy;
   private readonly clock: Clock;
   private readonly log: Logger | undefined;
+  private readonly connectTo: (() => Promise<PinnedAddress[]>) | undefined;
 
   /** Throws VALIDATION_FAILED when the URL, secret or timeout is not usable. */
   constructor(options: WebhookNotifierOptions) {
@@ -80,6 +84,7 @@ export class WebhookNotifier implements Notifier {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.clock = options.clock ?? systemClock;
     this.log = options.log;
+    this.connectTo = options.connectTo;
   }
 
   /** Delivers one notification; rejects with an INTERNAL TarmacError naming the URL only redacted. */
@@ -95,6 +100,7 @@ export class WebhookNotifier implements Notifier {
     const delivery = newId();
     await deliverHttp({
       kind: 'webhook',
+      ...(this.connectTo ? { connectTo: this.connectTo } : {}),
       url: this.url,
       body,
       timeoutMs: this.timeoutMs,
