@@ -135,7 +135,7 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
   });
   await keys.refresh();
   keys.startUsageFlush(config.auth.keyLastUsedFlushSeconds * 1000);
-  const oidc = config.auth.oidc ? new OidcVerifier(config.auth.oidc) : undefined;
+  const oidc = config.auth.oidc ? new OidcVerifier(config.auth.oidc, { allow: config.outboundAllow }) : undefined;
   const authFailures = new AuthFailureLimiter({ limits: config.auth.failures, clock });
   const contracts = new ContractService({ contracts: stores.contracts, audit, bus, clock });
   const maskSecret = config.piiHashKey ?? await piiHashKey(config.dataDir);

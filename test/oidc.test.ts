@@ -13,11 +13,13 @@ const AUDIENCE = 'tarmac-api';
 class LocalProvider {
   readonly jwks: JWK[] = [];
   jwksFetches = 0;
+  requests = 0;
   private server: Server | undefined;
   issuer = '';
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
+      this.requests += 1;
       if (req.url === '/.well-known/openid-configuration') {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ issuer: this.issuer, jwks_uri: `${this.issuer}/jwks`, id_token_signing_alg_values_supported: ['RS256', 'ES256'] }));
@@ -92,6 +94,8 @@ describe('OIDC bearer tokens against a local JWKS server', () => {
       TARMAC_OIDC_CLOCK_SKEW_SECONDS: '60',
       // High enough that this file's deliberate failures never block 127.0.0.1.
       TARMAC_AUTH_MAX_FAILURES: '1000',
+      // The test provider listens on loopback, which the outbound policy refuses unless listed.
+      TARMAC_OUTBOUND_ALLOW: '127.0.0.1',
     });
   });
   after(async () => {
@@ -208,6 +212,21 @@ describe('OIDC configuration and provider failures', () => {
     const jwt = await new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'RS256', kid: 'k' }).setSubject('s')
       .setIssuer(settings.issuer).setAudience('tarmac').setExpirationTime('5m').sign(key.privateKey);
     await assert.rejects(verifier.verify(jwt), (err: unknown) => isTarmacError(err) && err.code === 'AUTH_PROVIDER_UNAVAILABLE' && err.status === 503);
+  });
+
+  test('an issuer on an internal address is refused by the outbound policy unless TARMAC_OUTBOUND_ALLOW lists it', async () => {
+    const provider = new LocalProvider();
+    await provider.start();
+    try {
+      const settings = loadConfig({ TARMAC_OIDC_ISSUER: provider.issuer, TARMAC_OIDC_AUDIENCE: 'tarmac' }).auth.oidc!;
+      const refused = new OidcVerifier(settings, { allow: [] });
+      await assert.rejects(refused.verify('a.b.c'), (err: unknown) => isTarmacError(err) && err.code === 'AUTH_PROVIDER_UNAVAILABLE' && /refused by the outbound policy/.test(err.message));
+      assert.equal(provider.requests, 0, 'nothing was sent to the internal address');
+      const allowed = new OidcVerifier(settings, { allow: ['127.0.0.1'] });
+      await assert.rejects(allowed.verify('a.b.c'), (err: unknown) => isTarmacError(err) && err.code === 'AUTH_INVALID', 'the provider is reached; the malformed token is what fails');
+    } finally {
+      await provider.stop();
+    }
   });
 
   test('a discovery document naming another issuer is not trusted', async () => {

@@ -64,7 +64,11 @@ test('Tarmac refuses to start with an endpoint outside the residency, before con
 });
 
 test('alert channels outside the residency are refused; declared ones are accepted', async () => {
-  const t = await startTestTarmac({ TARMAC_DATA_RESIDENCY: 'AU', TARMAC_REGION: 'AU', TARMAC_ENDPOINT_REGIONS: 'hooks.au.example.com=AU,hooks.us.example.com=US' });
+  // The hosts do not resolve offline: the outbound allow-list admits them by name, so residency is what decides.
+  const t = await startTestTarmac({
+    TARMAC_DATA_RESIDENCY: 'AU', TARMAC_REGION: 'AU', TARMAC_ENDPOINT_REGIONS: 'hooks.au.example.com=AU,hooks.us.example.com=US',
+    TARMAC_OUTBOUND_ALLOW: 'hooks.au.example.com,hooks.us.example.com,smtp.example.com',
+  });
   try {
     const rule = { name: 'r', metric: 'tarmac_monitor_drift_share', op: '>', threshold: 0.5, forSeconds: 0, severity: 'warning', channels: ['ops'] };
     const refused = await t.call('PUT', '/v1/alerts/config', { channels: [{ name: 'ops', type: 'webhook', url: 'https://hooks.us.example.com/x', secret: 'a-signing-secret-123456' }], rules: [rule] });

@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { checkOutboundUrl, type OutboundPolicy } from './outbound.ts';
 import { TarmacError } from '../shared/errors.ts';
 import type { OidcSettings } from './oidc-settings.ts';
 import { isRole, ROLES, type Principal, type Role } from './roles.ts';
@@ -36,7 +37,11 @@ function claimAt(payload: JWTPayload, path: string): unknown {
 export class OidcVerifier {
   private keySet: Promise<JWTVerifyGetKey> | undefined;
 
-  constructor(private readonly settings: OidcSettings) {}
+  /**
+   * `outbound`: the outbound policy the discovery and JWKS URLs must pass (internal addresses refused unless allowed,
+   * so a misconfigured or hostile issuer cannot make Tarmac call into its own network); absent only in unit tests.
+   */
+  constructor(private readonly settings: OidcSettings, private readonly outbound?: OutboundPolicy) {}
 
   /**
    * The principal a token stands for. Throws AUTH_INVALID (bad or expired token), AUTH_NO_ROLE (valid, but no
@@ -116,7 +121,10 @@ export class OidcVerifier {
 
   /** The remote key set, built once (after discovery when no JWKS URL is configured); a failed discovery is retried. */
   private keys(): Promise<JWTVerifyGetKey> {
-    this.keySet ??= this.resolveJwksUrl().then((url) => createRemoteJWKSet(new URL(url), {
+    this.keySet ??= this.resolveJwksUrl().then(async (url) => {
+      await this.checkDestination(url, 'jwks_uri');
+      return url;
+    }).then((url) => createRemoteJWKSet(new URL(url), {
       cacheMaxAge: this.settings.jwksCacheSeconds * 1000,
       cooldownDuration: this.settings.jwksCooldownSeconds * 1000,
       timeoutDuration: DISCOVERY_TIMEOUT_MS,
@@ -127,9 +135,20 @@ export class OidcVerifier {
     });
   }
 
+  /** Refuses (AUTH_PROVIDER_UNAVAILABLE, naming the reason) a URL the outbound policy does not allow. */
+  private async checkDestination(url: string, what: string): Promise<void> {
+    if (this.outbound === undefined) return;
+    try {
+      await checkOutboundUrl(url, this.outbound, { field: what });
+    } catch (err) {
+      throw unavailable(`${what} ${url} is refused by the outbound policy (${(err as Error).message}); list it in TARMAC_OUTBOUND_ALLOW if it is meant to be internal`, err);
+    }
+  }
+
   private async resolveJwksUrl(): Promise<string> {
     if (this.settings.jwksUrl !== undefined) return this.settings.jwksUrl;
     const url = `${this.settings.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    await this.checkDestination(url, 'TARMAC_OIDC_ISSUER');
     let document: { issuer?: unknown; jwks_uri?: unknown };
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS), redirect: 'error' });

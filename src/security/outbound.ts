@@ -194,6 +194,8 @@ export async function checkOutboundHost(host: string, policy: OutboundPolicy, op
     try {
       addresses = await (options.lookup ?? systemLookup)(name);
     } catch (err) {
+      // A host listed by name is trusted as such: it need not resolve now (a delivery to it resolves it again).
+      if (hostAllowed) return [];
       throw refuse(field, 'resolve', `host "${name}" does not resolve (${(err as { code?: string }).code ?? 'lookup failed'})`, { host: name });
     }
     if (addresses.length === 0) throw refuse(field, 'resolve', `host "${name}" has no address`, { host: name });
