@@ -8,7 +8,7 @@ import { createTarmac, type Tarmac } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { ensureAdminKey } from '../src/security/index.ts';
 import type { Clock } from '../src/shared/clock.ts';
-import { createLogger } from '../src/shared/logger.ts';
+import { createLogger, type Logger } from '../src/shared/logger.ts';
 
 /** The shared fixtures folder (models + sidecars), beside the checkout unless TARMAC_FIXTURES_DIR says otherwise. */
 export const FIXTURES_DIR = process.env.TARMAC_FIXTURES_DIR
@@ -29,10 +29,10 @@ export interface TestTarmac {
 }
 
 /** Starts an in-process Tarmac over SQLite (or PostgreSQL when `databaseUrl` is given). */
-export async function startTestTarmac(env: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<TestTarmac> {
+export async function startTestTarmac(env: Record<string, string> = {}, options: { clock?: Clock; log?: Logger } = {}): Promise<TestTarmac> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tarmac-test-'));
   const config = loadConfig({ TARMAC_DATA_DIR: dataDir, TARMAC_LOG_LEVEL: 'silent', TARMAC_PORT: '0', ...env });
-  const tarmac = await createTarmac(config, { log: createLogger({ level: 'silent' }), clock: options.clock });
+  const tarmac = await createTarmac(config, { log: options.log ?? createLogger({ level: 'silent' }), clock: options.clock });
   const admin = await ensureAdminKey(tarmac.keys, dataDir);
   if (!admin) throw new Error('expected a fresh store');
   const app = tarmac.api;
