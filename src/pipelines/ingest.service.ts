@@ -200,10 +200,10 @@ export class IngestService implements MessageIngester {
       else this.deps.log.warn({ err, batch: batch.id, dataset: dataset.name }, 'ingestion interrupted; the batch stays resumable at its last checkpoint');
       throw err;
     }
-    const finished = await this.finish(dataset, batch.id, 'completed', undefined, options.contentSha256 ?? options.finalSha256?.());
-    await this.deps.audit.record(options.by, 'dataset.ingest', `dataset:${dataset.name}/batch:${batch.id}`, {
-      source: options.source, sha256: finished.contentSha256, counts: finished.counts, resumed_from_row: resumedFrom || null,
-    });
+    const finished = await this.finish(dataset, batch.id, 'completed', undefined, options.contentSha256 ?? options.finalSha256?.(), (done) =>
+      this.deps.audit.record(options.by, 'dataset.ingest', `dataset:${dataset.name}/batch:${batch.id}`, {
+        source: options.source, sha256: done.contentSha256, counts: done.counts, resumed_from_row: resumedFrom || null,
+      }));
     return {
       batch: finished,
       dataset: dataset.name,
@@ -237,10 +237,10 @@ export class IngestService implements MessageIngester {
       await this.commit(pipeline, batch.id, chunk.slice(i, i + this.chunkRows), true, false);
     }
     const sha256 = createHash('sha256').update(JSON.stringify(messages)).digest('hex');
-    const finished = await this.finish(dataset, batch.id, 'completed', undefined, sha256);
-    await this.deps.audit.record(by, 'dataset.ingest', `dataset:${dataset.name}/batch:${batch.id}`, {
-      source, messages: messages.length, counts: finished.counts,
-    });
+    const finished = await this.finish(dataset, batch.id, 'completed', undefined, sha256, (done) =>
+      this.deps.audit.record(by, 'dataset.ingest', `dataset:${dataset.name}/batch:${batch.id}`, {
+        source, messages: messages.length, counts: done.counts,
+      }));
     return { batchId: finished.id, counts: finished.counts };
   }
 
@@ -289,13 +289,15 @@ export class IngestService implements MessageIngester {
         details: { dataset: dataset.name, id: quarantineId },
       });
     }
-    const resolved = await this.deps.datasets.resolveQuarantine(quarantineId, 'discarded', by.id, this.deps.clock.now(), null);
-    if (!resolved) {
-      throw new TarmacError('QUARANTINE_NOT_OPEN', `quarantined row ${quarantineId} was already ${held.status}`, {
-        details: { dataset: dataset.name, id: quarantineId, status: held.status },
-      });
-    }
-    await this.deps.audit.record(by, 'dataset.quarantine.discard', `dataset:${dataset.name}/quarantine:${quarantineId}`, {});
+    await this.deps.audit.atomically(async () => {
+      const resolved = await this.deps.datasets.resolveQuarantine(quarantineId, 'discarded', by.id, this.deps.clock.now(), null);
+      if (!resolved) {
+        throw new TarmacError('QUARANTINE_NOT_OPEN', `quarantined row ${quarantineId} was already ${held.status}`, {
+          details: { dataset: dataset.name, id: quarantineId, status: held.status },
+        });
+      }
+      await this.deps.audit.record(by, 'dataset.quarantine.discard', `dataset:${dataset.name}/quarantine:${quarantineId}`, {});
+    });
   }
 
   private async openBatch(dataset: DatasetRecord, options: Pick<IngestOptions, 'source' | 'by' | 'contentSha256'>): Promise<{ batch: BatchRecord; resumedFrom: number }> {
@@ -318,8 +320,13 @@ export class IngestService implements MessageIngester {
     return { batch: { ...batch, counts: { ...ZERO_COUNTS } }, resumedFrom: 0 };
   }
 
-  private async finish(dataset: DatasetRecord, batchId: string, status: 'completed' | 'failed', error?: string, sha256?: string): Promise<BatchRecord> {
-    const batch = await this.deps.datasets.finishBatch(batchId, status, this.deps.clock.now(), error, sha256);
+  /** Closes a batch; `audit` (when given) records it in the same transaction, so the batch and its entry commit together. */
+  private async finish(dataset: DatasetRecord, batchId: string, status: 'completed' | 'failed', error?: string, sha256?: string, audit?: (batch: BatchRecord) => Promise<unknown>): Promise<BatchRecord> {
+    const batch = await this.deps.audit.atomically(async () => {
+      const finished = await this.deps.datasets.finishBatch(batchId, status, this.deps.clock.now(), error, sha256);
+      if (audit) await audit(finished);
+      return finished;
+    });
     this.deps.metrics?.batches.inc({ dataset: dataset.name, status });
     await this.deps.bus.publish('batch.completed', { dataset: dataset.name, batchId, status, counts: batch.counts });
     return batch;

@@ -120,8 +120,7 @@ export class ExperimentService {
       ...(request.guardrails?.length ? { guardrails: request.guardrails } : {}),
       seed: id, startedAt: this.deps.clock.now(), stoppedAt: null, createdBy: by.id,
     };
-    await this.save(spec, by);
-    await this.deps.audit.record(by, 'experiment.start', `model:${model}`, { experiment: id, variants, weights: spec.weights, unit: spec.unit });
+    await this.save(spec, by, () => this.deps.audit.record(by, 'experiment.start', `model:${model}`, { experiment: id, variants, weights: spec.weights, unit: spec.unit }));
     return spec;
   }
 
@@ -130,8 +129,7 @@ export class ExperimentService {
     const spec = await this.require(model);
     if (spec.status === 'stopped') return spec;
     const stopped: ExperimentSpec = { ...spec, status: 'stopped', stoppedAt: this.deps.clock.now() };
-    await this.save(stopped, by);
-    await this.deps.audit.record(by, 'experiment.stop', `model:${model}`, { experiment: spec.id });
+    await this.save(stopped, by, () => this.deps.audit.record(by, 'experiment.stop', `model:${model}`, { experiment: spec.id }));
     return stopped;
   }
 
@@ -190,8 +188,12 @@ export class ExperimentService {
     return out;
   }
 
-  private async save(spec: ExperimentSpec, by: Principal): Promise<void> {
-    await this.deps.settings.putSetting(`experiment:${spec.model}`, JSON.stringify(spec), by.id, this.deps.clock.now());
+  /** Stores the experiment and its audit entry in one transaction, then applies it here and announces it. */
+  private async save(spec: ExperimentSpec, by: Principal, audit: () => Promise<unknown>): Promise<void> {
+    await this.deps.audit.atomically(async () => {
+      await this.deps.settings.putSetting(`experiment:${spec.model}`, JSON.stringify(spec), by.id, this.deps.clock.now());
+      await audit();
+    });
     this.apply(spec.model, spec.status === 'running' ? spec : undefined);
     await this.deps.bus.publish('experiment.changed', { model: spec.model, status: spec.status, by: by.id });
   }
