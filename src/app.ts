@@ -278,6 +278,11 @@ export async function createTarmac(config: Readonly<Config>, options: TarmacOpti
 
   const rates = new RateLimits(config.protection.rateLimitPerMinute);
   const quota = new DailyQuota(config.protection.quotaRecordsPerDay, () => clock.now());
+  // Keys with their own limits: applied now and whenever a key changes (here or, through the bus, on another replica).
+  keys.onLimits((principalId, limits) => {
+    rates.setOverride(principalId, limits?.requests_per_minute);
+    quota.setOverride(principalId, limits?.records_per_day);
+  });
   const tls = config.tls ? await readTls(config.tls) : undefined;
   const api = await buildApp({
     registry, signing, contracts, predict, feedback, datasets, ingest, monitor, alerting, rollouts, approvals, experiments, routes, keys, oidc, authFailures, audit, auditVerify, metrics, log,

@@ -27,9 +27,8 @@ before(async () => {
   assert.equal((await t.call('PUT', '/v1/models/iris/deployment', { version: 1 })).statusCode, 200);
   predictorKey = ((await t.call('POST', '/v1/keys', { role: 'predictor' })).json() as { key: string }).key;
   // The admin key is used for set-up above and in the other tests: give it no limit so only the predictor is limited.
-  const admin = t.tarmac.keys.authenticate(t.adminKey)!.id;
-  t.tarmac.rates.setOverride(admin, 0);
-  t.tarmac.quota.setOverride(admin, 0);
+  const admin = t.tarmac.keys.authenticate(t.adminKey)!.id.slice('key:'.length);
+  assert.equal((await t.call('PUT', `/v1/keys/${admin}/limits`, { requests_per_minute: 0, records_per_day: 0 })).statusCode, 200);
 });
 after(async () => t.close());
 
@@ -187,4 +186,33 @@ test('TARMAC_TLS_CERT/KEY: the API speaks HTTPS with HSTS', async (tt) => {
     await secure.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a key can carry its own rate limit and daily quota, set at creation or later, audited, applied at once', async () => {
+  const bad = await t.call('POST', '/v1/keys', { role: 'predictor', limits: { requests_per_minute: -1 } });
+  assert.equal(bad.statusCode, 400, bad.body);
+  assert.match(JSON.stringify(bad.json().errors), /limits/);
+  const created = await t.call('POST', '/v1/keys', { role: 'predictor', name: 'metered', limits: { requests_per_minute: 3, records_per_day: 100 } });
+  assert.equal(created.statusCode, 201, created.body);
+  const { key, id, limits } = created.json() as { key: string; id: string; limits: unknown };
+  assert.deepEqual(limits, { requests_per_minute: 3, records_per_day: 100 });
+  for (let i = 0; i < 3; i++) assert.equal((await predict([good], key)).statusCode, 200);
+  const limited = await predict([good], key);
+  assert.equal(limited.statusCode, 429, limited.body);
+  assert.equal(limited.json().code, 'RATE_LIMITED');
+  assert.ok(Number(limited.headers['retry-after']) >= 1);
+  assert.equal((await t.call('GET', '/v1/models')).statusCode, 200, 'other keys keep the default');
+
+  // The rate lifted (0: unlimited); its own records quota (5, of which 3 are used today) replaces the 100 it had.
+  const changed = await t.call('PUT', `/v1/keys/${id}/limits`, { requests_per_minute: 0, records_per_day: 5 });
+  assert.equal(changed.statusCode, 200, changed.body);
+  const both = await predict([good, good], key);
+  assert.equal(both.statusCode, 200, both.body);
+  const overQuota = await predict([good], key);
+  assert.equal(overQuota.statusCode, 429, overQuota.body);
+  assert.equal(overQuota.json().code, 'QUOTA_EXCEEDED');
+  assert.equal((await t.call('PUT', `/v1/keys/${id}/limits`, { requests_per_minute: 'many' })).statusCode, 400);
+  assert.equal((await t.call('PUT', '/v1/keys/nope/limits', {})).statusCode, 404);
+  const audit = (await t.call('GET', '/v1/audit?limit=1000')).json() as { events: { action: string; details: { after?: unknown } }[] };
+  assert.ok(audit.events.some((e) => e.action === 'key.limits' && JSON.stringify(e.details.after) === JSON.stringify({ requests_per_minute: 0, records_per_day: 5 })));
 });

@@ -11,7 +11,7 @@ import { clientErrorHandler, registerJsonDepthLimit } from './plugins/request-li
 import { registerSecurityHeaders } from './plugins/security-headers.ts';
 import { DailyQuota, RateLimits } from '../security/index.ts';
 import { sendProblem, toTarmacError } from './problem.ts';
-import { problemSchema } from './schemas.ts';
+import { keyLimitsSchema, problemSchema } from './schemas.ts';
 import { adminRoutes } from './routes/admin.routes.ts';
 import { contractsRoutes } from './routes/contracts.routes.ts';
 import { datasetsRoutes } from './routes/datasets.routes.ts';
@@ -70,6 +70,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
   app.addSchema(problemSchema);
+  app.addSchema(keyLimitsSchema);
 
   registerHttpMetrics(app, deps.metrics);
   registerRequestContext(app);

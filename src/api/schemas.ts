@@ -298,6 +298,19 @@ export const createKeySchema = {
     },
     expires_at: { type: 'string', maxLength: 40, description: 'RFC 3339 date-time after which the key stops working' },
     expires_in_seconds: { type: 'integer', minimum: 1, maximum: 315_360_000, description: 'lifetime from now (instead of expires_at)' },
+    limits: { $ref: 'keyLimits#' },
+  },
+} as const;
+
+/** A key's own limits (PUT /v1/keys/{id}/limits and key creation). */
+export const keyLimitsSchema = {
+  $id: 'keyLimits',
+  type: 'object',
+  additionalProperties: false,
+  description: 'the key\'s own limits instead of the server defaults; 0: unlimited',
+  properties: {
+    requests_per_minute: { type: 'integer', minimum: 0, maximum: 100_000_000, description: 'instead of TARMAC_RATE_LIMIT_PER_MINUTE' },
+    records_per_day: { type: 'integer', minimum: 0, maximum: 1_000_000_000_000, description: 'instead of TARMAC_QUOTA_RECORDS_PER_DAY' },
   },
 } as const;
 

@@ -6,6 +6,7 @@ export interface EventMap {
   'key.created': { id: string; role: string; by: string };
   'key.revoked': { id: string; by: string };
   'key.rotated': { id: string; by: string };
+  'key.limits': { id: string; by: string };
   'feedback.received': { model: string; count: number };
   'experiment.changed': { model: string; status: 'running' | 'stopped'; by: string };
   'contract.registered': { name: string; version: number; sha256: string; by: string };

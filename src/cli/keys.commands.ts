@@ -45,10 +45,14 @@ export function addKeysCommands(program: Command, ctx: KeysCliContext): Command 
     .option('--models <list>', 'restrict the key to these models (names or globs like credit-*, comma-separated)')
     .option('--datasets <list>', 'restrict the key to these datasets (names or globs, comma-separated)')
     .option('--expires-in <duration>', 'the key stops working after this long (90s, 15m, 12h, 30d)')
-    .action(async (opts: { role: string; name?: string; models?: string; datasets?: string; expiresIn?: string }) => {
+    .option('--rate-limit <n>', 'the key\'s own requests per minute (0: unlimited; default: the server\'s)')
+    .option('--quota <n>', 'the key\'s own records per UTC day (0: unlimited; default: the server\'s)')
+    .action(async (opts: { role: string; name?: string; models?: string; datasets?: string; expiresIn?: string; rateLimit?: string; quota?: string }) => {
       const models = list(opts.models, '--models');
       const datasets = list(opts.datasets, '--datasets');
+      const limits = limitsBody(opts);
       const body = {
+        ...(limits ? { limits } : {}),
         role: opts.role,
         ...(opts.name ? { name: opts.name } : {}),
         ...(models || datasets ? { scope: { ...(models ? { models } : {}), ...(datasets ? { datasets } : {}) } } : {}),
@@ -82,6 +86,15 @@ export function addKeysCommands(program: Command, ctx: KeysCliContext): Command 
       ].join('\n'));
     });
 
+  keys.command('limits <id>')
+    .description('give a key its own request rate and daily records quota (neither option: back to the server defaults)')
+    .option('--rate-limit <n>', 'requests per minute (0: unlimited)')
+    .option('--quota <n>', 'records per UTC day (0: unlimited)')
+    .action(async (id: string, opts: { rateLimit?: string; quota?: string }) => {
+      const updated = await client().request<KeyView & { limits: Record<string, number> | null }>('PUT', `/v1/keys/${encodeURIComponent(id)}/limits`, limitsBody(opts) ?? {});
+      emit(updated, () => `key ${updated.id}: ${updated.limits ? Object.entries(updated.limits).map(([k, v]) => `${k} ${v}`).join(', ') : 'the server defaults'}`);
+    });
+
   keys.command('revoke <id>').description('revoke a key at once').action(async (id: string) => {
     const result = await client().request<{ id: string }>('DELETE', `/v1/keys/${encodeURIComponent(id)}`);
     emit(result, () => `revoked ${result.id}`);
@@ -93,4 +106,17 @@ export function addKeysCommands(program: Command, ctx: KeysCliContext): Command 
     .action(async (opts: { dataDir?: string }) => ctx.bootstrap(opts.dataDir));
 
   return keys;
+}
+
+/** `--rate-limit` / `--quota` as a limits body, or undefined when neither is given. */
+function limitsBody(opts: { rateLimit?: string; quota?: string }): { requests_per_minute?: number; records_per_day?: number } | undefined {
+  const whole = (value: string, option: string) => {
+    if (!/^\d+$/.test(value)) throw new UsageError(`${option} takes a whole number ≥ 0, got "${value}"`);
+    return Number(value);
+  };
+  if (opts.rateLimit === undefined && opts.quota === undefined) return undefined;
+  return {
+    ...(opts.rateLimit !== undefined ? { requests_per_minute: whole(opts.rateLimit, '--rate-limit') } : {}),
+    ...(opts.quota !== undefined ? { records_per_day: whole(opts.quota, '--quota') } : {}),
+  };
 }

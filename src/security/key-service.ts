@@ -4,7 +4,7 @@ import type { Clock } from '../shared/clock.ts';
 import { TarmacError, type FieldIssue } from '../shared/errors.ts';
 import { randomAlphanumeric, randomToken } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { ApiKeyRecord, KeyStore } from '../store/index.ts';
+import type { ApiKeyRecord, KeyLimits, KeyStore } from '../store/index.ts';
 import type { AuditLog } from './audit-log.ts';
 import { isRole, ROLES, type Principal, type Role } from './roles.ts';
 import { buildScope, scopeIssues, scopeJson, type ScopeInput } from './scope.ts';
@@ -30,6 +30,8 @@ export interface KeyView {
   /** Until when the secret before the last rotation is still accepted. */
   previous_secret_expires_at: string | null;
   revoked_at: string | null;
+  /** The key's own request rate and daily records quota; null: the server defaults. */
+  limits: KeyLimits | null;
 }
 
 /** A freshly created or rotated key: the only moment its secret exists outside the caller's hands. */
@@ -44,6 +46,7 @@ export interface CreateKeyInput {
   scope?: unknown;
   expires_at?: unknown;
   expires_in_seconds?: unknown;
+  limits?: unknown;
 }
 
 interface ActiveKey {
@@ -86,7 +89,26 @@ function viewOf(record: ApiKeyRecord): KeyView {
     rotated_at: iso(record.rotatedAt),
     previous_secret_expires_at: record.previousSecretHash === null ? null : iso(record.previousExpiresAt),
     revoked_at: iso(record.revokedAt),
+    limits: record.limits ?? null,
   };
+}
+
+/** Validates a key's limits: whole numbers ≥ 0 (0: unlimited); an empty object or null: the defaults. */
+function limitsOf(input: unknown, field: string, issues: FieldIssue[]): KeyLimits | null {
+  if (input === undefined || input === null) return null;
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    issues.push({ field, rule: 'type', message: 'must be an object {requests_per_minute?, records_per_day?}' });
+    return null;
+  }
+  const out: KeyLimits = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (key !== 'requests_per_minute' && key !== 'records_per_day') {
+      issues.push({ field: `${field}/${key}`, rule: 'unknown_field', message: 'allowed: requests_per_minute, records_per_day' });
+    } else if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      issues.push({ field: `${field}/${key}`, rule: 'range', message: 'must be a whole number ≥ 0 (0: unlimited)' });
+    } else out[key] = value;
+  }
+  return Object.keys(out).length === 0 ? null : out;
 }
 
 function invalidInput(issues: FieldIssue[]): TarmacError {
@@ -107,6 +129,9 @@ export class KeyService {
   private pendingUses = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Every key as last loaded, so limits can be replayed to a sink that arrives later. */
+  private readonly records = new Map<string, ApiKeyRecord>();
+  private limitsSink: ((principalId: string, limits: KeyLimits | null) => void) | undefined;
 
   constructor(private readonly deps: {
     keys: KeyStore; audit: AuditLog; bus: EventBus; clock: Clock; log?: Logger;
@@ -116,6 +141,43 @@ export class KeyService {
     deps.bus.subscribe('key.created', () => this.refresh());
     deps.bus.subscribe('key.revoked', () => this.refresh());
     deps.bus.subscribe('key.rotated', () => this.refresh());
+    deps.bus.subscribe('key.limits', () => this.refresh());
+  }
+
+  /**
+   * Where keys' own limits go (the rate limiter and the daily quota): told now of every active key's limits, then of
+   * every change, on this replica and (through the bus) on the others.
+   */
+  onLimits(sink: (principalId: string, limits: KeyLimits | null) => void): void {
+    this.limitsSink = sink;
+    for (const record of this.records.values()) this.applyLimits(record);
+  }
+
+  /**
+   * Gives key `id` its own request rate and daily records quota (an empty object: back to the defaults), at once here
+   * and on other replicas through the bus; audited with before and after. Throws KEY_NOT_FOUND, KEY_REVOKED or
+   * VALIDATION_FAILED naming the field.
+   */
+  async setLimits(id: string, input: unknown, by: Principal): Promise<KeyView> {
+    const issues: FieldIssue[] = [];
+    const limits = limitsOf(input, '', issues);
+    if (issues.length > 0) throw invalidInput(issues);
+    const current = await this.deps.keys.get(id);
+    if (!current) throw new TarmacError('KEY_NOT_FOUND', `no API key with id "${id}"`, { details: { id } });
+    if (current.revokedAt !== null) throw new TarmacError('KEY_REVOKED', `API key "${id}" is revoked`, { details: { id } });
+    await this.deps.audit.atomically(async () => {
+      await this.deps.keys.setLimits(id, limits);
+      await this.deps.audit.record(by, 'key.limits', `key:${id}`, { before: current.limits ?? null, after: limits });
+    });
+    const record: ApiKeyRecord = { ...current, limits };
+    this.records.set(id, record);
+    this.applyLimits(record);
+    await this.deps.bus.publish('key.limits', { id, by: by.id });
+    return viewOf(record);
+  }
+
+  private applyLimits(record: ApiKeyRecord): void {
+    this.limitsSink?.(`key:${record.id}`, record.revokedAt === null ? record.limits ?? null : null);
   }
 
   /** Loads the keys into memory; called at start and whenever another replica changes a key. */
@@ -123,9 +185,12 @@ export class KeyService {
     const all = await this.deps.keys.list();
     this.active.clear();
     this.revoked.clear();
+    this.records.clear();
     for (const key of all) {
+      this.records.set(key.id, key);
       if (key.revokedAt === null) this.active.set(key.id, activeKey(key));
       else this.revoked.add(key.id);
+      this.applyLimits(key);
     }
   }
 
@@ -141,6 +206,7 @@ export class KeyService {
     if (typeof name !== 'string' || name.length < 1 || name.length > 100) issues.push({ field: '/name', rule: 'length', message: 'must be a string of 1 to 100 characters' });
     issues.push(...scopeIssues(input.scope, '/scope'));
     const expiresAt = this.expiryOf(input, now, issues);
+    const limits = limitsOf(input.limits, '/limits', issues);
     if (issues.length > 0 || !isRole(input.role) || typeof name !== 'string') throw invalidInput(issues);
     const scope = buildScope(input.scope as ScopeInput | undefined);
     const id = randomAlphanumeric(12);
@@ -159,6 +225,7 @@ export class KeyService {
       rotatedAt: null,
       previousSecretHash: null,
       previousExpiresAt: null,
+      limits,
     };
     // The key and its audit entry commit together; it authenticates only once both did.
     await this.deps.audit.atomically(async () => {
@@ -166,6 +233,8 @@ export class KeyService {
       await this.deps.audit.record(by, 'key.create', `key:${id}`, { role: input.role, name, scope: record.scope, expires_at: iso(expiresAt), after: viewOf(record) });
     });
     this.active.set(id, activeKey(record));
+    this.records.set(id, record);
+    this.applyLimits(record);
     await this.deps.bus.publish('key.created', { id, role: input.role, by: by.id });
     return { ...viewOf(record), key: `${KEY_PREFIX}${id}.${secret}` };
   }
@@ -193,6 +262,7 @@ export class KeyService {
     });
     const record: ApiKeyRecord = { ...current, ...change };
     this.active.set(id, activeKey(record));
+    this.records.set(id, record);
     await this.deps.bus.publish('key.rotated', { id, by: by.id });
     return { ...viewOf(record), key: `${KEY_PREFIX}${id}.${secret}` };
   }
@@ -215,9 +285,11 @@ export class KeyService {
     });
     this.active.delete(id);
     this.revoked.add(id);
+    const record = (await this.deps.keys.get(id))!;
+    this.records.set(id, record);
+    this.applyLimits(record);
     await this.deps.bus.publish('key.revoked', { id, by: by.id });
-    const record = await this.deps.keys.get(id);
-    return viewOf(record!);
+    return viewOf(record);
   }
 
   /**

@@ -3,7 +3,7 @@ import { TarmacError } from '../shared/errors.ts';
 import { fromJson, toJson } from './columns.ts';
 import { currentDb, isUniqueViolation, writeTransaction } from './dialect.ts';
 import type { StoreConnection } from './dialect.ts';
-import type { ApiKeyRecord, KeyStore } from './records.ts';
+import type { ApiKeyRecord, KeyLimits, KeyStore } from './records.ts';
 import type { ApiKeysTable, Database } from './schema.ts';
 
 /** API keys on SQLite or PostgreSQL; only the secret's hash is ever stored. */
@@ -29,6 +29,7 @@ export class KyselyKeyStore implements KeyStore {
           created_at: key.createdAt,
           revoked_at: key.revokedAt,
           scope: key.scope === null ? null : toJson(key.scope),
+          limits: key.limits ? toJson(key.limits) : null,
           expires_at: key.expiresAt,
           last_used_at: key.lastUsedAt,
           rotated_at: key.rotatedAt,
@@ -83,6 +84,12 @@ export class KyselyKeyStore implements KeyStore {
   }
 
   /** Writes last-use times in one transaction, one statement per key, never moving a time backwards. */
+  /** Replaces a key's own limits; false when no such key. */
+  async setLimits(id: string, limits: KeyLimits | null): Promise<boolean> {
+    const result = await this.db.updateTable('api_keys').set({ limits: limits ? toJson(limits) : null }).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async touch(uses: ReadonlyMap<string, number>): Promise<void> {
     if (uses.size === 0) return;
     await writeTransaction(this.conn, async (trx) => {
@@ -114,6 +121,8 @@ function toKey(r: Selectable<ApiKeysTable>): ApiKeyRecord {
     createdAt: r.created_at,
     revokedAt: r.revoked_at,
     scope: r.scope === null ? null : fromJson<ApiKeyRecord['scope']>(r.scope),
+    // Only keys with limits of their own carry the member (the record then reads back as it was written).
+    ...(r.limits === null || r.limits === undefined ? {} : { limits: fromJson<KeyLimits>(r.limits) }),
     expiresAt: r.expires_at,
     lastUsedAt: r.last_used_at,
     rotatedAt: r.rotated_at,

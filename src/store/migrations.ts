@@ -440,6 +440,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0014_key_limits': {
+      async up(db: AnyDb): Promise<void> {
+        // A key's own request rate and daily records quota (JSON {requests_per_minute?, records_per_day?}); null: the defaults.
+        await db.schema.alterTable('api_keys').addColumn('limits', 'text').execute();
+      },
+    },
   };
   return Object.fromEntries(Object.entries(all).map(([name, m]) => [name, atomic(dialect, m)]));
 }

@@ -124,6 +124,14 @@ export interface ApiKeyRecord {
   /** The hash of the secret before the last rotation, accepted until `previousExpiresAt`. */
   previousSecretHash: string | null;
   previousExpiresAt: number | null;
+  /** The key's own request rate and daily records quota; null (or a missing member): the defaults. */
+  limits?: KeyLimits | null;
+}
+
+/** A key's own limits (0: unlimited). */
+export interface KeyLimits {
+  requests_per_minute?: number;
+  records_per_day?: number;
 }
 
 /** One answered record, as the prediction log keeps it. */
@@ -255,6 +263,8 @@ export interface KeyStore {
   revoke(id: string, at: number): Promise<boolean>;
   /** Replaces an unrevoked key's secret, keeping the old one valid until `previousExpiresAt`; false when no such key. */
   rotate(id: string, change: { secretHash: string; previousSecretHash: string; previousExpiresAt: number; rotatedAt: number }): Promise<boolean>;
+  /** Replaces a key's own limits (null: the defaults); false when no such key. */
+  setLimits(id: string, limits: KeyLimits | null): Promise<boolean>;
   /** Records last-use times in one batch (never moving a time backwards). */
   touch(uses: ReadonlyMap<string, number>): Promise<void>;
   count(): Promise<number>;

@@ -114,6 +114,8 @@ export interface ApiKeysTable {
   /** sha256 hex of the secret before the last rotation, accepted until previous_expires_at. */
   previous_secret_hash: string | null;
   previous_expires_at: number | null;
+  /** JSON {requests_per_minute?, records_per_day?}; null: the defaults. */
+  limits: string | null;
 }
 
 export interface PredictionsTable {

@@ -85,7 +85,7 @@ function adapterSuite(name: string, open: () => Promise<Target>, skip?: string):
     });
 
     test('migrations apply once and are idempotent', async () => {
-      assert.deepEqual(applied, ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas', '0009_audit_chain', '0010_key_scopes', '0011_privacy', '0012_version_signatures', '0013_approvals']);
+      assert.deepEqual(applied, ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas', '0009_audit_chain', '0010_key_scopes', '0011_privacy', '0012_version_signatures', '0013_approvals', '0014_key_limits']);
       assert.deepEqual(await migrateToLatest(store), []);
       assert.deepEqual(await migrateToLatest(store), []);
     });
@@ -435,7 +435,7 @@ describe('openDatabase', () => {
   test('opens an in-memory SQLite database', async () => {
     const store = await openDatabase({ url: ':memory:', dataDir: '/nonexistent' });
     try {
-      assert.deepEqual(await migrateToLatest(store), ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas', '0009_audit_chain', '0010_key_scopes', '0011_privacy', '0012_version_signatures', '0013_approvals']);
+      assert.deepEqual(await migrateToLatest(store), ['0001_initial', '0002_contracts', '0003_datasets', '0004_monitoring', '0005_alerts', '0006_deployment_revisions', '0007_rollouts', '0008_monitor_window_replicas', '0009_audit_chain', '0010_key_scopes', '0011_privacy', '0012_version_signatures', '0013_approvals', '0014_key_limits']);
       assert.equal(await createStores(store).keys.count(), 0);
     } finally {
       await store.close();

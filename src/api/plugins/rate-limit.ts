@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { Counter, type Registry } from 'prom-client';
 import type { DailyQuota, RateLimits } from '../../security/index.ts';
@@ -69,8 +69,10 @@ export async function registerRateLimits(app: FastifyInstance, deps: RateLimitDe
     });
   }
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (!deps.quota.enabled || !request.principal || !PREDICT_ROUTES.has(request.routeOptions.url ?? '')) return;
+  // The quota runs after the rate limit (a request the limiter refuses must not use up records): the limiter adds its
+  // check to each route as it is declared, so the quota is appended to the same route-level list, after it.
+  const chargeQuota = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (!deps.quota.enabled || !request.principal) return;
     const charge = deps.quota.charge(request.principal.id, recordsAsked(request.body));
     if (charge.allowed) return;
     quotaRefused.inc();
@@ -79,5 +81,10 @@ export async function registerRateLimits(app: FastifyInstance, deps: RateLimitDe
       details: { limit: charge.limit, used: charge.used, retry_after_seconds: charge.retryAfterSeconds },
       issues: [{ field: '/records', rule: 'quota', message: `at most ${charge.limit} records per key per UTC day (TARMAC_QUOTA_RECORDS_PER_DAY)` }],
     });
+  };
+  app.addHook('onRoute', (route) => {
+    if (!PREDICT_ROUTES.has(route.url)) return;
+    const existing = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
+    route.preHandler = [...existing, chargeQuota];
   });
 }

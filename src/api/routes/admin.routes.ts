@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { parseSince, toExportLine } from '../../security/index.ts';
 import { invalid } from '../../shared/errors.ts';
+import type { KeyLimits } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { CreateKeyInput } from '../../security/index.ts';
 import { createKeySchema, rotateKeySchema } from '../schemas.ts';
@@ -27,6 +28,16 @@ export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
       request.body ??= {};
     },
   }, async (request) => deps.keys.rotate(request.params.id, request.body ?? {}, request.principal));
+
+  app.put<{ Params: { id: string }; Body: KeyLimits }>('/v1/keys/:id/limits', {
+    config: { permission: 'keys:manage' },
+    schema: {
+      tags: ['security'],
+      summary: 'Give a key its own request rate and daily records quota (an empty body: back to the server defaults); applied at once on every replica',
+      params: { type: 'object', properties: { id: { type: 'string', maxLength: 100 } } },
+      body: { $ref: 'keyLimits#' },
+    },
+  }, async (request) => deps.keys.setLimits(request.params.id, request.body, request.principal));
 
   app.get('/v1/keys', { config: { permission: 'keys:manage' }, schema: { tags: ['security'], summary: 'List API keys (never secrets)' } }, async () => ({
     keys: await deps.keys.list(),
