@@ -208,7 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       hosts: parseEndpointRegions(env.TARMAC_ENDPOINT_REGIONS),
     },
     protection: {
-      rateLimitPerMinute: intVar(env, 'TARMAC_RATE_LIMIT_PER_MINUTE', 60_000, 0, 100_000_000),
+      rateLimitPerMinute: intVar(env, 'TARMAC_RATE_LIMIT_PER_MINUTE', 0, 0, 100_000_000),
       quotaRecordsPerDay: intVar(env, 'TARMAC_QUOTA_RECORDS_PER_DAY', 0, 0, 1_000_000_000_000),
       maxJsonDepth: intVar(env, 'TARMAC_MAX_JSON_DEPTH', 64, 2, 10_000),
       maxHeaderBytes: intVar(env, 'TARMAC_MAX_HEADER_KB', 16, 1, 1024) * 1024,

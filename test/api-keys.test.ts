@@ -6,8 +6,7 @@ import { installDemo } from '../src/cli/demo.ts';
 import { bootstrapAdminKey } from '../src/security/index.ts';
 import { FakeClock } from '../src/shared/clock.ts';
 import { isTarmacError } from '../src/shared/errors.ts';
-import pg from 'pg';
-import { PG_URL, startTestTarmac, type TestTarmac } from './support.ts';
+import { PG_URL, startTestTarmac, type TestTarmac, tempPgDatabase } from './support.ts';
 
 const HOUR = 3_600_000;
 const RECORD = { income: 52000, loan_amount: 18000, age: 34, credit_history_years: 6, debt_ratio: 0.42, employment_type: 'salaried' };
@@ -21,15 +20,6 @@ interface KeyBody {
   previous_secret_expires_at: string | null;
 }
 
-async function postgresAdmin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The same HTTP-level key tests on SQLite and on PostgreSQL (a database of its own, dropped afterwards). */
 function apiKeySuite(dialect: 'sqlite' | 'postgres'): void {
@@ -37,15 +27,13 @@ function apiKeySuite(dialect: 'sqlite' | 'postgres'): void {
   describe(`API keys on ${dialect}: scope, expiry, rotation, last use`, skip === undefined ? {} : { skip }, () => {
     let t: TestTarmac;
     const clock = new FakeClock(Date.UTC(2026, 5, 1));
-    const databaseName = `tarmac_keys_${process.pid}_${Date.now()}`;
+    let pgdb: Awaited<ReturnType<typeof tempPgDatabase>>;
 
     before(async () => {
       const env: Record<string, string> = {};
       if (dialect === 'postgres') {
-        await postgresAdmin(`CREATE DATABASE ${databaseName}`);
-        const url = new URL(PG_URL!);
-        url.pathname = `/${databaseName}`;
-        env.TARMAC_DATABASE_URL = url.toString();
+        pgdb = await tempPgDatabase('tarmac_keys');
+        env.TARMAC_DATABASE_URL = pgdb!.url;
       }
       t = await startTestTarmac(env, { clock });
       assert.equal(t.tarmac.database.dialect, dialect);
@@ -53,7 +41,7 @@ function apiKeySuite(dialect: 'sqlite' | 'postgres'): void {
     });
     after(async () => {
       await t?.close();
-      if (dialect === 'postgres') await postgresAdmin(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+      await pgdb?.drop();
     });
 
     const create = async (body: Record<string, unknown>) => {

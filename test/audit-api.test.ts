@@ -3,11 +3,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { installDemo } from '../src/cli/demo.ts';
 import { CHECKPOINT_FILE, fromExportLine, verifyAuditEntries } from '../src/security/index.ts';
 import { runCli } from './cli-support.ts';
-import { PG_URL, startTestTarmac, type TestTarmac } from './support.ts';
+import { PG_URL, startTestTarmac, type TestTarmac, tempPgDatabase } from './support.ts';
 
 /**
  * The audit log through the running app: where-from recorded per request, the change and its entry committed
@@ -173,29 +172,17 @@ function suite(name: string, env: () => Record<string, string>, skip: string | f
 
 suite('SQLite', () => ({}), false);
 
-const databaseName = `tarmac_audit_api_${process.pid}_${Date.now()}`;
+let pgdb: Awaited<ReturnType<typeof tempPgDatabase>>;
 let pgEnv: Record<string, string> = {};
 
-async function pgAdmin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 before(async () => {
-  if (!PG_URL) return;
-  await pgAdmin(`CREATE DATABASE ${databaseName}`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${databaseName}`;
-  pgEnv = { TARMAC_DATABASE_URL: url.toString() };
+  pgdb = await tempPgDatabase('tarmac_audit_api');
+  if (pgdb) pgEnv = { TARMAC_DATABASE_URL: pgdb.url };
 });
 
 after(async () => {
-  if (PG_URL) await pgAdmin(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+  await pgdb?.drop();
 });
 
 suite('PostgreSQL', () => pgEnv, PG_URL ? false : 'TARMAC_TEST_PG_URL not set');

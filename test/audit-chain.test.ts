@@ -5,7 +5,6 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import pg from 'pg';
 import {
   AuditCheckpointer, AuditLog, AuditVerifyService, CHECKPOINT_FILE, loadOrCreateSigningKey, SYSTEM_PRINCIPAL, type AuditSigningKey,
   type AuditVerification,
@@ -13,7 +12,7 @@ import {
 import { FakeClock } from '../src/shared/clock.ts';
 import { createLogger } from '../src/shared/logger.ts';
 import { auditHash, createStores, migrateToLatest, openDatabase, type AuditRecord, type StoreDatabase, type Stores } from '../src/store/index.ts';
-import { PG_URL } from './support.ts';
+import { PG_URL, tempPgDatabase } from './support.ts';
 
 /**
  * The audit chain's tamper evidence on a real database: every kind of tampering done with plain SQL (as an attacker
@@ -281,29 +280,17 @@ suite('SQLite', async () => {
 }, false);
 
 // PostgreSQL: one database for this run, a schema per test.
-const databaseName = `tarmac_audit_${process.pid}_${Date.now()}`;
+let pgdb: Awaited<ReturnType<typeof tempPgDatabase>>;
 let databaseUrl: string | undefined;
 
-async function pgAdmin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 before(async () => {
-  if (!PG_URL) return;
-  await pgAdmin(`CREATE DATABASE ${databaseName}`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${databaseName}`;
-  databaseUrl = url.toString();
+  pgdb = await tempPgDatabase('tarmac_audit');
+  databaseUrl = pgdb?.url;
 });
 
 after(async () => {
-  if (PG_URL) await pgAdmin(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+  await pgdb?.drop();
 });
 
 suite('PostgreSQL', async () => {

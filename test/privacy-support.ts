@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
-import { registerViaApi, PG_URL, ROOT, type TestTarmac } from './support.ts';
+import { registerViaApi, ROOT, tempPgDatabase, type TestTarmac } from './support.ts';
 
 /** The PII key the privacy tests run with, so expected hashes can be computed here. */
 export const PII_KEY = 'test-pii-key-0123456789';
@@ -70,21 +69,5 @@ export async function installPrivateModel(t: TestTarmac): Promise<void> {
   assert.equal(dataset.statusCode, 201, dataset.body);
 }
 
-/** A PostgreSQL database of its own for one test file (dropped by the returned function), or undefined without PG. */
-export async function privatePgDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
-  if (!PG_URL) return undefined;
-  const name = `${prefix}_${process.pid}_${Date.now()}`;
-  const admin = async (statement: string) => {
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
+/** A PostgreSQL database of its own for one test file (see tempPgDatabase). */
+export const privatePgDatabase = tempPgDatabase;

@@ -8,6 +8,7 @@ import { createTarmac, type Tarmac } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { ensureAdminKey } from '../src/security/index.ts';
 import type { Clock } from '../src/shared/clock.ts';
+import pg from 'pg';
 import { createLogger, type Logger } from '../src/shared/logger.ts';
 
 /** The shared fixtures folder (models + sidecars), beside the checkout unless TARMAC_FIXTURES_DIR says otherwise. */
@@ -109,3 +110,25 @@ export async function registerViaApi(t: TestTarmac, model: string, bytes: Uint8A
 
 /** Whether the PostgreSQL suite can run, and why not. */
 export const PG_URL = process.env.TARMAC_TEST_PG_URL;
+
+/**
+ * A PostgreSQL database of its own for one test file or test (`CREATE DATABASE <prefix>_<pid>_<time>`), with the URL to
+ * reach it and a function that drops it; undefined when TARMAC_TEST_PG_URL is not set.
+ */
+export async function tempPgDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
+  if (!PG_URL) return undefined;
+  const name = `${prefix}_${process.pid}_${Date.now()}`;
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}

@@ -4,10 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { generateSigningKeyPair, signManifest } from '../src/security/index.ts';
 import { runCli } from './cli-support.ts';
-import { FIXTURES_DIR, loadFixture, PG_URL, registerViaApi, startTestTarmac, type TestTarmac } from './support.ts';
+import { FIXTURES_DIR, loadFixture, PG_URL, registerViaApi, startTestTarmac, type TestTarmac, tempPgDatabase } from './support.ts';
 
 /**
  * Signed version manifests end to end: the CLI makes a key pair and signs; the policy refuses unsigned versions and
@@ -131,20 +130,8 @@ test('a signed version whose artifact has one byte flipped on disk is never load
 });
 
 test('signatures are stored on PostgreSQL too', { skip: PG_URL ? false : 'TARMAC_TEST_PG_URL not set' }, async () => {
-  const name = `tarmac_signing_${process.pid}_${Date.now()}`;
-  const admin = async (q: string) => {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    try {
-      await c.query(q);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const dbUrl = new URL(PG_URL!);
-  dbUrl.pathname = `/${name}`;
-  const p = await startTestTarmac({ TARMAC_DATABASE_URL: dbUrl.toString(), TARMAC_TRUSTED_SIGNING_KEYS: path.join(dir, 'release.pub.pem'), TARMAC_REQUIRE_SIGNED_VERSIONS: 'true', TARMAC_MONITOR: 'off' });
+  const pgdb = (await tempPgDatabase('tarmac_signing'))!;
+  const p = await startTestTarmac({ TARMAC_DATABASE_URL: pgdb.url, TARMAC_TRUSTED_SIGNING_KEYS: path.join(dir, 'release.pub.pem'), TARMAC_REQUIRE_SIGNED_VERSIONS: 'true', TARMAC_MONITOR: 'off' });
   try {
     const { bytes, sidecar } = loadFixture('iris_tree');
     assert.equal((await registerViaApi(p, 'iris', bytes, { features: sidecar.feature_names })).statusCode, 201);
@@ -159,6 +146,6 @@ test('signatures are stored on PostgreSQL too', { skip: PG_URL ? false : 'TARMAC
     assert.equal((await p.call('PUT', '/v1/models/iris/deployment', { version: 1 })).statusCode, 200);
   } finally {
     await p.close();
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await pgdb.drop();
   }
 });

@@ -2,7 +2,7 @@ import type { Clock } from '../shared/clock.ts';
 import { newId } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { AuditRecord, AuditStore, UnitOfWork } from '../store/index.ts';
-import { currentRequestContext } from './request-context.ts';
+import type { RequestContext } from './request-context.ts';
 import type { Principal } from './roles.ts';
 
 /**
@@ -24,14 +24,17 @@ export class AuditLog {
 
   /** Appends a successful action by `actor` on `target`; put `before`/`after` in `details` when known. */
   async record(actor: Principal, action: string, target: string, details: Record<string, unknown>): Promise<AuditRecord> {
-    return this.append(actor.id, actor.role, action, target, 'ok', details);
+    return this.append(actor.id, actor.role, action, target, 'ok', details, actor.origin);
   }
 
-  /** Appends a refused access; never throws, since refusing must not fail because the audit write did. */
-  async denied(actor: string | Principal, action: string, target: string, details: Record<string, unknown>): Promise<void> {
+  /**
+   * Appends a refused access; never throws, since refusing must not fail because the audit write did. `origin`: where
+   * the request came from when the actor is only a name (an unauthenticated caller).
+   */
+  async denied(actor: string | Principal, action: string, target: string, details: Record<string, unknown>, origin?: RequestContext): Promise<void> {
     try {
-      if (typeof actor === 'string') await this.append(actor, null, action, target, 'denied', details);
-      else await this.append(actor.id, actor.role, action, target, 'denied', details);
+      if (typeof actor === 'string') await this.append(actor, null, action, target, 'denied', details, origin);
+      else await this.append(actor.id, actor.role, action, target, 'denied', details, actor.origin ?? origin);
     } catch (err) {
       this.deps.log.error({ err, action, target }, 'could not audit a refused access');
     }
@@ -39,7 +42,7 @@ export class AuditLog {
 
   /** Appends an action by `actor` that was refused on its merits (not for lack of permission). */
   async failed(actor: Principal, action: string, target: string, details: Record<string, unknown>): Promise<AuditRecord> {
-    return this.append(actor.id, actor.role, action, target, 'failed', details);
+    return this.append(actor.id, actor.role, action, target, 'failed', details, actor.origin);
   }
 
   /** Lists entries, oldest first: after `afterSeq`, created at or after `from` (epoch ms), at most `limit`. */
@@ -47,8 +50,7 @@ export class AuditLog {
     return this.deps.audit.list(options);
   }
 
-  private append(actor: string, actorRole: string | null, action: string, target: string, outcome: AuditRecord['outcome'], details: Record<string, unknown>) {
-    const from = currentRequestContext();
+  private append(actor: string, actorRole: string | null, action: string, target: string, outcome: AuditRecord['outcome'], details: Record<string, unknown>, from?: RequestContext) {
     return this.deps.audit.append({
       id: newId(),
       createdAt: this.deps.clock.now(),

@@ -1,7 +1,7 @@
 export * from './roles.ts';
 export { KeyService, type KeyView, type CreatedKey, type CreateKeyInput } from './key-service.ts';
 export { AuditLog } from './audit-log.ts';
-export { runWithRequestContext, currentRequestContext, type RequestContext } from './request-context.ts';
+export { requestOrigin, type RequestContext } from './request-context.ts';
 export { AuditChainVerifier, verifyAuditEntries, type AuditProblem, type AuditProblemKind, type AuditVerification, type LocatedCheckpoint } from './audit-verify.ts';
 export {
   appendCheckpoint, CHECKPOINT_FILE, checkpointSigningBytes, keyIdOf, lastCheckpoint, loadOrCreateSigningKey, readCheckpoints, readPublicKey, signCheckpoint,

@@ -63,7 +63,6 @@ export class DailyQuota {
 
   /** Counts `records` against `principalId`'s quota of today (UTC), or refuses them when they do not fit. */
   charge(principalId: string, records: number): QuotaCharge {
-    if (process.env.DEBUGQ) console.log("charge", principalId, records, this.limitFor(principalId), this.used.get(principalId), this.overrides);
     const now = this.now();
     const today = Math.floor(now / DAY_MS);
     if (today !== this.day) {

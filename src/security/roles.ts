@@ -1,3 +1,4 @@
+import type { RequestContext } from './request-context.ts';
 import type { ResourceScope } from './scope.ts';
 
 /** Every permission Tarmac checks; routes name one each (see docs/security-access.md for the table). */
@@ -87,6 +88,8 @@ export interface Principal {
   roles?: readonly Role[];
   /** Restricts the principal to some models and/or datasets; absent: unrestricted. */
   scope?: ResourceScope;
+  /** The HTTP request this principal acts through (set by the auth hook), so the audit log records where from. */
+  origin?: RequestContext;
 }
 
 /** The principal Tarmac acts as for its own bootstrap work. */

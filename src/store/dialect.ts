@@ -77,13 +77,20 @@ export async function writeTransaction<T>(conn: StoreConnection, fn: (trx: Kysel
   });
 }
 
+/** Transactions running now; when none is, the AsyncLocalStorage is switched off (see runAmbient). */
+let openTransactions = 0;
+
 async function runAmbient<T>(conn: StoreConnection, trx: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
   const open: AmbientTransaction = { db: conn.db, trx, savepoints: 0, done: false };
+  openTransactions++;
   try {
     return await ambient.run(open, () => fn(trx));
   } finally {
     // Work that outlives the transaction (a timer started inside it) must fall back to the pool, not a dead handle.
     open.done = true;
+    // On Node 20 an enabled AsyncLocalStorage hooks every promise in the process (the serving path included); with no
+    // transaction open nothing needs the store, so it is disabled until the next `run` enables it again.
+    if (--openTransactions === 0) ambient.disable();
   }
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { authorize, type Permission, type Principal, type RouteScope } from '../../security/index.ts';
+import { authorize, requestOrigin, type Permission, type Principal, type RouteScope } from '../../security/index.ts';
 import { isTarmacError, TarmacError } from '../../shared/errors.ts';
 import type { ApiDeps } from '../deps.ts';
 
@@ -56,7 +56,7 @@ export function registerAuth(app: FastifyInstance, deps: Pick<ApiDeps, 'keys' | 
   /** Audits a refusal, then answers it; the audit write never fails the refusal (AuditLog.denied swallows errors). */
   const refuse = (done: HookHandlerDoneFunction, error: TarmacError, actor: string, action: string, request: FastifyRequest, details: Record<string, unknown>) => {
     // The path only: a query string may carry personal data (GET /v1/privacy/export?subject=…) that the audit must not keep.
-    void deps.audit.denied(actor, action, request.url.split('?')[0]!, { ...details, ip: request.ip }).then(() => done(error));
+    void deps.audit.denied(actor, action, request.url.split('?')[0]!, { ...details, ip: request.ip }, requestOrigin(request)).then(() => done(error));
   };
 
   /** Counts a failed authentication; the failure that starts a block is audited as such, once. */
@@ -64,7 +64,7 @@ export function registerAuth(app: FastifyInstance, deps: Pick<ApiDeps, 'keys' | 
     void reply.header('www-authenticate', CHALLENGE);
     const blocks = deps.authFailures.recordFailure(request.ip);
     if (blocks) {
-      void deps.audit.denied('anonymous', 'auth.blocked', request.ip, { ip: request.ip, reason: 'too many failed authentications' });
+      void deps.audit.denied('anonymous', 'auth.blocked', request.ip, { ip: request.ip, reason: 'too many failed authentications' }, requestOrigin(request));
     }
     refuse(done, error, 'anonymous', action, request, details);
   };
@@ -72,7 +72,8 @@ export function registerAuth(app: FastifyInstance, deps: Pick<ApiDeps, 'keys' | 
   const authorized = (done: HookHandlerDoneFunction, request: FastifyRequest, principal: Principal, permission: Permission, scope: RouteScope | undefined) => {
     const refusal = authorize(principal, { permission, scope }, request.params as Record<string, string | undefined>);
     if (refusal === undefined) {
-      request.principal = principal;
+      // The principal as this request carries it: where the request came from rides along for the audit log.
+      request.principal = { ...principal, origin: requestOrigin(request) };
       done();
       return;
     }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { Counter, type Registry } from 'prom-client';
 import type { DailyQuota, RateLimits } from '../../security/index.ts';
@@ -51,36 +51,37 @@ export async function registerRateLimits(app: FastifyInstance, deps: RateLimitDe
   const rateRefused = refusals.labels({ reason: 'rate_limit' });
   const quotaRefused = refusals.labels({ reason: 'quota' });
 
-  if (deps.rates.perMinute > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      hook: 'preHandler',
-      timeWindow: 60_000,
-      // Unlimited principals (an override of 0) are let through before any counting.
-      allowList: (request) => deps.rates.limitFor(request.principal) <= 0,
-      max: (request) => deps.rates.limitFor(request.principal),
-      keyGenerator: limiterKey,
-      cache: 50_000,
-      onExceeded: () => rateRefused.inc(),
-      errorResponseBuilder: (request, context) => new TarmacError('RATE_LIMITED', `more than ${context.max} requests per minute for ${request.principal ? 'this key' : 'this address'}; retry after ${context.after}`, {
-        details: { limit: context.max, window_seconds: 60, retry_after_seconds: Math.ceil(context.ttl / 1000) },
-        issues: [{ field: '/headers/authorization', rule: 'rate_limit', message: `at most ${context.max} requests per minute (TARMAC_RATE_LIMIT_PER_MINUTE)` }],
-      }),
-    });
-  }
+  // Always registered, so keys with limits of their own are limited even when the server default is off; principals
+  // without a limit leave at the allow-list check.
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    timeWindow: 60_000,
+    // Unlimited principals (an override of 0) are let through before any counting.
+    allowList: (request) => deps.rates.limitFor(request.principal) <= 0,
+    max: (request) => deps.rates.limitFor(request.principal),
+    keyGenerator: limiterKey,
+    cache: 50_000,
+    onExceeded: () => rateRefused.inc(),
+    errorResponseBuilder: (request, context) => new TarmacError('RATE_LIMITED', `more than ${context.max} requests per minute for ${request.principal ? 'this key' : 'this address'}; retry after ${context.after}`, {
+      details: { limit: context.max, window_seconds: 60, retry_after_seconds: Math.ceil(context.ttl / 1000) },
+      issues: [{ field: '/headers/authorization', rule: 'rate_limit', message: `at most ${context.max} requests per minute (TARMAC_RATE_LIMIT_PER_MINUTE)` }],
+    }),
+  });
 
   // The quota runs after the rate limit (a request the limiter refuses must not use up records): the limiter adds its
   // check to each route as it is declared, so the quota is appended to the same route-level list, after it.
-  const chargeQuota = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (!deps.quota.enabled || !request.principal) return;
+  // Callback style, not async: on the predict path every promise counts.
+  const chargeQuota = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    if (!deps.quota.enabled || !request.principal) return done();
     const charge = deps.quota.charge(request.principal.id, recordsAsked(request.body));
-    if (charge.allowed) return;
+    if (charge.allowed) return done();
     quotaRefused.inc();
     void reply.header('retry-after', String(charge.retryAfterSeconds));
-    throw new TarmacError('QUOTA_EXCEEDED', `this key predicted ${charge.used} of its ${charge.limit} records today (UTC); the quota renews in ${charge.retryAfterSeconds} s`, {
+    done(new TarmacError('QUOTA_EXCEEDED', `this key predicted ${charge.used} of its ${charge.limit} records today (UTC); the quota renews in ${charge.retryAfterSeconds} s`, {
       details: { limit: charge.limit, used: charge.used, retry_after_seconds: charge.retryAfterSeconds },
       issues: [{ field: '/records', rule: 'quota', message: `at most ${charge.limit} records per key per UTC day (TARMAC_QUOTA_RECORDS_PER_DAY)` }],
-    });
+    }));
   };
   app.addHook('onRoute', (route) => {
     if (!PREDICT_ROUTES.has(route.url)) return;

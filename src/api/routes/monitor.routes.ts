@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildMonitorReport, renderMonitorReportHtml } from '../../monitoring/index.ts';
 import { TarmacError } from '../../shared/errors.ts';
 import type { ApiDeps } from '../deps.ts';
+import { HTML_CSP } from '../plugins/security-headers.ts';
 
 type VersionParams = { name: string; version: string };
 
@@ -100,7 +101,8 @@ export function monitorRoutes(app: FastifyInstance, deps: ApiDeps): void {
     });
     const report = buildMonitorReport({ model: request.params.name, version, variant: q.variant, generatedAt: Date.now(), ...input });
     if (q.format === 'json') return report;
-    return reply.type('text/html; charset=utf-8').send(renderMonitorReportHtml(report));
+    // The report's own inline styles and images; everything else stays refused (the API's CSP is default-src 'none').
+    return reply.type('text/html; charset=utf-8').header('content-security-policy', HTML_CSP).send(renderMonitorReportHtml(report));
   });
 
   app.put<{ Params: { name: string }; Body: { metrics: unknown } }>('/v1/models/:name/monitor/business-metrics', {

@@ -135,7 +135,7 @@ export class ApprovalService {
   async approve(model: string, id: string, by: Principal): Promise<{ approval: Approval; result: unknown }> {
     const approval = await this.pendingOne(model, id);
     if (approval.requestedBy === by.id) {
-      await this.deps.audit.denied(by.id, 'approval.approve', `model:${model}`, { approval: id, reason: 'self-approval' });
+      await this.deps.audit.denied(by, 'approval.approve', `model:${model}`, { approval: id, reason: 'self-approval' });
       throw new TarmacError('APPROVAL_SELF', `${by.id} asked for this change and cannot also approve it: a second person must`, { details: { approval: id, requested_by: approval.requestedBy } });
     }
     // The decision and its audit entry commit together; the change itself is applied (and audited) after, outside
