@@ -224,3 +224,35 @@ test('late events reopen a closed window and are merged into it, not written ove
   assert.equal(after.rows, before.rows + 10);
   assert.equal(after.closed, true);
 });
+
+test('a reference replaced while a window is open: the window still closes (its drift against the new layout is left out)', async () => {
+  // A window opens under the current reference (at the start of a window well after the others)...
+  const start = (Math.floor(clock.now() / WINDOW_MS) + 2) * WINDOW_MS;
+  clock.advance(start - clock.now());
+  await predict(sample.slice(0, 50));
+  await t.tarmac.predictionLogger.flush();
+  await t.tarmac.monitor.settle();
+  // ...then a reference with another layout (one employment type only, so other bins) replaces it.
+  const { writeFile, mkdtemp, rm } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tarmac-ref-'));
+  try {
+    const lines: string[] = ['income,loan_amount,age,credit_history_years,debt_ratio,employment_type,default'];
+    for (let i = 0; i < 300; i++) lines.push(`${30000 + i * 97},${10000 + i * 13},${25 + (i % 40)},${1 + (i % 20)},${(i % 50) / 100},salaried,${i % 2}`);
+    await writeFile(path.join(dir, 'narrow.csv'), `${lines.join('\n')}\n`);
+    const features = ['income', 'loan_amount', 'age', 'credit_history_years', 'debt_ratio'].map((name) => ({ name, type: 'float' }))
+      .concat([{ name: 'employment_type', type: 'string' }]);
+    const narrow = await referenceProfileOf(path.join(dir, 'narrow.csv'), features, 'default');
+    const put = await t.call('PUT', '/v1/models/loan-default/versions/1/reference-profile', { profile: narrow.profile, source: 'narrow.csv', sample: narrow.sample });
+    assert.equal(put.statusCode, 200, put.body);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  clock.advance(WINDOW_MS + 10_000);
+  await t.tarmac.monitor.tick();
+  const windows = ((await t.call('GET', '/v1/models/loan-default/monitor/windows?variant=stable')).json() as { windows: WindowSummary[] }).windows;
+  const closed = windows.find((w) => w.window_start === new Date(start).toISOString());
+  assert.ok(closed, 'the window was stored');
+  assert.equal(closed.closed, true);
+  assert.equal(closed.rows, 50);
+});
