@@ -66,7 +66,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         version: deps.version,
         description: 'Model registry, serving (Open Inference Protocol v2 and a records API), feedback and operations.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Tarmac API key' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Tarmac API key (tmk_…) or, when OIDC is configured, an access token from the pinned issuer' } } },
       security: [{ bearer: [] }],
     },
   });
