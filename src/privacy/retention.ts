@@ -1,5 +1,6 @@
 import type { AuditLog, Principal } from '../security/index.ts';
 import { SYSTEM_PRINCIPAL } from '../security/index.ts';
+import { PeriodicJob } from '../shared/periodic-job.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError, type FieldIssue } from '../shared/errors.ts';
 import { newTimeOrderedId } from '../shared/ids.ts';
@@ -123,8 +124,7 @@ export interface RetentionRunReport {
  * long; what is left is deleted by the next run). Each run that had a period to enforce is audited.
  */
 export class RetentionJanitor {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<RetentionRunReport | undefined> | undefined;
+  private readonly job = new PeriodicJob(() => this.enforce(), (err: unknown) => this.deps.log.error({ err }, 'retention run failed'));
   private readonly holder = newTimeOrderedId();
 
   constructor(private readonly deps: {
@@ -142,26 +142,20 @@ export class RetentionJanitor {
 
   /** Runs every `intervalMs` (the first run after one interval); the timer does not keep the process alive. */
   start(intervalMs: number): void {
-    this.timer ??= setInterval(() => void this.runOnce().catch((err: unknown) => this.deps.log.error({ err }, 'retention run failed')), intervalMs);
-    this.timer.unref();
+    this.job.start(intervalMs);
   }
 
   /** One run, unless another replica holds the lease (undefined then, or when no period applies anywhere). */
   runOnce(): Promise<RetentionRunReport | undefined> {
-    this.running ??= this.run().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.job.run();
   }
 
   /** Stops the timer and waits for a run in progress. */
   async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+    await this.job.stop();
   }
 
-  private async run(): Promise<RetentionRunReport | undefined> {
+  private async enforce(): Promise<RetentionRunReport | undefined> {
     const now = this.deps.clock.now();
     if (!(await this.deps.acquireLease('retention-janitor', this.holder, now, now + (this.deps.leaseMs ?? 600_000)))) return undefined;
     const report: RetentionRunReport = { at: new Date(now).toISOString(), deleted: [] };

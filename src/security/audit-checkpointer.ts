@@ -1,3 +1,4 @@
+import { PeriodicJob } from '../shared/periodic-job.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { AuditStore, RolloutStore } from '../store/index.ts';
@@ -11,8 +12,7 @@ export const CHECKPOINT_LEASE = 'audit-checkpoint';
  * and at shutdown, when the head moved since the last one. With several replicas only the lease holder writes.
  */
 export class AuditCheckpointer {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<AuditCheckpoint | undefined> | undefined;
+  private readonly job = new PeriodicJob(() => this.write(), (err: unknown) => this.deps.log.error({ err }, 'audit checkpoint failed'));
 
   constructor(
     private readonly deps: {
@@ -30,10 +30,7 @@ export class AuditCheckpointer {
 
   /** Starts the periodic checkpoints (the timer does not keep the process alive). */
   start(): void {
-    this.timer ??= setInterval(() => {
-      void this.checkpoint().catch((err: unknown) => this.deps.log.error({ err }, 'audit checkpoint failed'));
-    }, this.deps.intervalSeconds * 1000);
-    this.timer.unref();
+    this.job.start(this.deps.intervalSeconds * 1000);
   }
 
   /**
@@ -41,17 +38,12 @@ export class AuditCheckpointer {
    * or undefined when nothing was written. Calls never overlap.
    */
   checkpoint(): Promise<AuditCheckpoint | undefined> {
-    this.running ??= this.write().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.job.run();
   }
 
   /** Stops the timer and writes a final checkpoint when the head moved. */
   async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+    await this.job.stop();
     await this.checkpoint();
   }
 
