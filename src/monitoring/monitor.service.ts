@@ -133,16 +133,23 @@ interface WindowState {
   variant: string;
   start: number;
   builder: DatasetProfileBuilder;
-  /** Events seen (all of them), and events profiled (a uniform sample of them at `rate`). */
+  /**
+   * Events seen (all of them), and events profiled (a sample of them at `rate`). `rate` starts from the variant's
+   * past windows and is re-estimated from the pace of this window every RATE_CHECK_EVERY events (adaptRate).
+   */
   rows: number;
   profiled: number;
   rate: number;
   random: number;
+  /** When the window's first event was made (epoch ms), and at which `rows` the rate is checked next. */
+  firstAt: number;
+  nextRateCheck: number;
   outOfRange: Map<string, number>;
   imputed: number;
   fallback: number;
   cbpe: CbpeAccumulator | null;
-  business: Map<string, { sum: number; n: number }>;
+  /** Per business metric over the profiled events: the sum and count, and the sum weighted by 1/rate (Horvitz–Thompson). */
+  business: Map<string, { sum: number; n: number; scaled: number }>;
   /** Shadow answers compared with the answer returned (every one, not only the profiled sample). */
   shadow: { compared: number; disagreements: number };
   /** What a previous run of this replica stored for the same window before a restart (merged in at close). */
@@ -150,6 +157,12 @@ interface WindowState {
 }
 
 const MAX_QUEUED_ROWS = 200_000;
+/** How often (in events) an open window re-estimates its sampling rate from its own pace. */
+const RATE_CHECK_EVERY = 512;
+/** The pace of a window is trusted once its events span this long. */
+const RATE_MIN_ELAPSED_MS = 250;
+/** However busy a window turns out, at least this share of maxProfiledRows is spread over what is left of it. */
+const RATE_FLOOR_SHARE = 0.1;
 /** Windows whose performance is kept in memory for late labels. */
 const MAX_PERFORMANCE_WINDOWS = 2_000;
 /** Names people register metrics under, mapped to the monitor's. */
@@ -933,6 +946,8 @@ export class MonitorService {
       shadow: { compared: 0, disagreements: 0 },
       rate: expected > this.maxProfiledRows ? this.maxProfiledRows / expected : 1,
       random: seed || 1,
+      firstAt: row.createdAt,
+      nextRateCheck: RATE_CHECK_EVERY,
     };
     this.open.set(key, w);
     return w;
@@ -941,6 +956,7 @@ export class MonitorService {
   /** Adds one event to its window (profiled with the window's sampling rate; always counted). */
   private record(w: WindowState, ctx: Context, row: PredictionRecord): void {
     w.rows++;
+    if (w.rows >= w.nextRateCheck) this.adaptRate(w, row.createdAt);
     const shadowOut = row.outputs as { shadow?: boolean; prediction?: unknown; value?: unknown; answered?: { prediction?: unknown } } | null;
     if (shadowOut && typeof shadowOut === 'object' && shadowOut.shadow === true && shadowOut.answered) {
       w.shadow.compared++;
@@ -995,12 +1011,32 @@ export class MonitorService {
         if (m.spec.source !== 'predictions') continue;
         const v = m.value(view);
         if (v === undefined) continue;
-        const acc = w.business.get(m.spec.name) ?? { sum: 0, n: 0 };
+        const acc = w.business.get(m.spec.name) ?? { sum: 0, n: 0, scaled: 0 };
         acc.sum += v;
         acc.n++;
+        acc.scaled += v / w.rate;
         w.business.set(m.spec.name, acc);
       }
     }
+  }
+
+  /**
+   * Re-estimates a window's sampling rate from its own pace, so that about maxProfiledRows events are profiled
+   * whatever the traffic: a first window (no history), a spike far above the past windows, or a lull below them. The
+   * events still to come are projected from the pace so far; what is left of the budget is spread over them, never
+   * less than RATE_FLOOR_SHARE of it (so a burst that spent the budget early still leaves the rest of the window
+   * represented). Counts stay exact (`rows`); the profile is a sample whose rate may step down within the window.
+   */
+  private adaptRate(w: WindowState, now: number): void {
+    w.nextRateCheck = w.rows + RATE_CHECK_EVERY;
+    const elapsed = now - w.firstAt;
+    const remainingMs = w.start + this.windowMs - now;
+    if (elapsed < RATE_MIN_ELAPSED_MS || remainingMs <= 0) return;
+    const projected = (w.rows / elapsed) * remainingMs;
+    if (projected < 1) return;
+    const budget = this.maxProfiledRows - w.profiled;
+    const floor = (RATE_FLOOR_SHARE * this.maxProfiledRows) / (w.rows + projected);
+    w.rate = Math.min(1, Math.max(budget / projected, floor));
   }
 
   private context(model: string, version: number): Promise<Context | undefined> {
@@ -1103,12 +1139,13 @@ export class MonitorService {
     const profiled = Math.max(profile.rows, 1);
     const estimate = w.cbpe ? w.cbpe.estimate() : null;
     const business: Record<string, number | null> = {};
-    const rate = w.rows > 0 ? w.profiled / w.rows : 1;
     for (const m of ctx?.business ?? []) {
-      const acc = m.spec.source === 'predictions' ? w.business.get(m.spec.name) : this.performance.get(w.key)?.business.get(m.spec.name);
+      const sampled = m.spec.source === 'predictions' ? w.business.get(m.spec.name) : undefined;
+      const acc = sampled ?? (m.spec.source === 'predictions' ? undefined : this.performance.get(w.key)?.business.get(m.spec.name));
       if (!acc || acc.n === 0) business[m.spec.name] = null;
-      // A sum over a sampled window is scaled back up to all of its events.
-      else business[m.spec.name] = m.spec.aggregate === 'mean' ? acc.sum / acc.n : (m.spec.source === 'predictions' && rate > 0 ? acc.sum / rate : acc.sum);
+      else if (m.spec.aggregate === 'mean') business[m.spec.name] = acc.sum / acc.n;
+      // A sum over a sampled window is scaled back up to all of its events (each value weighted by 1/its rate).
+      else business[m.spec.name] = sampled ? sampled.scaled : acc.sum;
     }
     const features: WindowQuality['features'] = {};
     for (const f of ctx?.features ?? []) {
