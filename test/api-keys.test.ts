@@ -100,6 +100,12 @@ function apiKeySuite(dialect: 'sqlite' | 'postgres'): void {
 
     test('rotation issues a new secret; the old one works for the grace period, then stops', async () => {
       const key = await create({ role: 'predictor', name: 'rotating' });
+      // Used before the rotation: its secret is verified once and then compared without hashing; a secret of the same
+      // length that differs in one character is still refused.
+      assert.equal((await predict(key.key)).statusCode, 200);
+      assert.equal((await predict(key.key)).statusCode, 200);
+      const flipped = key.key.slice(0, -1) + (key.key.endsWith('A') ? 'B' : 'A');
+      assert.equal((await predict(flipped)).statusCode, 401);
       const rotated = await t.call('POST', `/v1/keys/${key.id}/rotate`, { grace_seconds: 600 });
       assert.equal(rotated.statusCode, 200, rotated.body);
       const fresh = rotated.json() as KeyBody;

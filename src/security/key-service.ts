@@ -57,6 +57,12 @@ interface ActiveKey {
   /** Infinity when the key never expires. */
   expiresAt: number;
   principal: Principal;
+  /**
+   * The current secret's bytes once a request proved them against `hash`: later requests compare against these in
+   * constant time instead of hashing (OpenSSL's per-call digest set-up was ~4 % of a small model's request). Dropped
+   * with the ActiveKey on rotation, revocation or reload; never stored or logged.
+   */
+  verified?: Buffer;
 }
 
 function activeKey(record: ApiKeyRecord): ActiveKey {
@@ -294,7 +300,8 @@ export class KeyService {
 
   /**
    * The principal an API key stands for, or undefined when it is unknown, malformed, revoked, expired or a
-   * rotated-out secret past its grace. No I/O: a map lookup, one sha256 and a constant-time compare.
+   * rotated-out secret past its grace. No I/O: a map lookup and a constant-time compare (plus one sha256 until the
+   * key's current secret has been verified once).
    */
   authenticate(token: string): Principal | undefined {
     const match = KEY_PATTERN.exec(token);
@@ -304,10 +311,13 @@ export class KeyService {
     if (!key) return undefined;
     const now = this.deps.clock.now();
     if (now >= key.expiresAt) return undefined;
-    // One-shot hash: no Hash object per request (a third cheaper than createHash on the hot path).
-    const given = hash('sha256', match[2]!, 'buffer');
-    const ok = timingSafeEqual(given, key.hash) || (key.previousHash !== undefined && now < key.previousUntil && timingSafeEqual(given, key.previousHash));
-    if (!ok) return undefined;
+    const secret = Buffer.from(match[2]!, 'utf8');
+    const verified = key.verified;
+    if (verified === undefined || verified.length !== secret.length || !timingSafeEqual(secret, verified)) {
+      const given = hash('sha256', secret, 'buffer');
+      if (timingSafeEqual(given, key.hash)) key.verified = secret;
+      else if (!(key.previousHash !== undefined && now < key.previousUntil && timingSafeEqual(given, key.previousHash))) return undefined;
+    }
     this.pendingUses.set(id, now);
     return key.principal;
   }
