@@ -47,7 +47,9 @@ export class PredictionLogger {
        */
       protect?: (rows: readonly PredictionRecord[]) => Promise<PredictionRecord[]>;
     },
-  ) {}
+  ) {
+    deps.metrics.bufferedRows = () => this.queuedRows;
+  }
 
   /** Accepts a batch if it fits in the buffer; returns false (and counts the drop) otherwise. Never throws. */
   enqueue(batch: PredictionBatch): boolean {
@@ -57,7 +59,6 @@ export class PredictionLogger {
     }
     this.queue.push(batch);
     this.queuedRows += batch.ids.length;
-    this.deps.metrics.logBuffered.set(this.queuedRows);
     if (this.queuedRows >= this.deps.batchSize) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.deps.flushIntervalMs);
     return true;
@@ -79,7 +80,6 @@ export class PredictionLogger {
     const batches = this.queue;
     this.queue = [];
     this.queuedRows = 0;
-    this.deps.metrics.logBuffered.set(0);
     this.flushing = this.write(batches).finally(() => {
       this.flushing = undefined;
     });

@@ -14,6 +14,8 @@ export class ServingMetrics {
   readonly logDropped: Counter;
   readonly logWritten: Counter;
   readonly logBuffered: Gauge;
+  /** What `tarmac_prediction_log_buffered` reports when scraped (the prediction logger sets it to its queue length). */
+  bufferedRows: () => number = () => 0;
   readonly loadedVersions: Gauge;
   readonly feedback: Counter<'model'>;
   readonly batchRows: Histogram<'model' | 'version'>;
@@ -52,10 +54,15 @@ export class ServingMetrics {
       help: 'Prediction events written to the store',
       registers: [registry],
     });
+    const buffered = () => this.bufferedRows();
     this.logBuffered = new Gauge({
       name: 'tarmac_prediction_log_buffered',
       help: 'Prediction events waiting in the log buffer',
       registers: [registry],
+      // Read when scraped, not set on every answer.
+      collect() {
+        this.set(buffered());
+      },
     });
     this.loadedVersions = new Gauge({
       name: 'tarmac_loaded_versions',
