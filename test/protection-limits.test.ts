@@ -158,6 +158,25 @@ test('prototype poisoning is refused however the key is spelt; a body without th
   assert.equal((await send('')).statusCode, 400);
 });
 
+test('the prediction log stores each record as the client sent it; a record the edge could not scan is serialised', async () => {
+  const record = JSON.stringify(good).slice(1, -1).replace('"debt_ratio":0.42', '"debt_ratio" : 0.420');
+  const send = (payload: string) => t.app.inject({
+    method: 'POST', url: '/v1/models/loan-default/predict', payload,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` },
+  });
+  const asSent = await send(`{"records": [ {${record}} ,{${record}}]}`);
+  assert.equal(asSent.statusCode, 200, asSent.body);
+  const escaped = await send(`{"records": [{${record.replace('"salaried"', '"\\u0073alaried"')}}]}`);
+  assert.equal(escaped.statusCode, 200, escaped.body);
+  await t.tarmac.predictionLogger.flush();
+  const ids = [...(asSent.json() as { predictions: { id: string }[] }).predictions, ...(escaped.json() as { predictions: { id: string }[] }).predictions].map((p) => p.id);
+  const stored = await t.tarmac.database.db.selectFrom('predictions').select(['id', 'inputs']).where('id', 'in', ids).execute();
+  const byId = new Map(stored.map((r) => [r.id, r.inputs]));
+  assert.equal(byId.get(ids[0]!), `{${record}}`, 'verbatim');
+  assert.equal(byId.get(ids[1]!), `{${record}}`);
+  assert.deepEqual(JSON.parse(byId.get(ids[2]!)!), { ...good }, 'an escape in the body: the parsed record, serialised');
+});
+
 test('a header block over TARMAC_MAX_HEADER_KB gets 431 problem+json on a real socket', async () => {
   const url = new URL(await t.tarmac.listen());
   const answer = await new Promise<string>((resolve, reject) => {

@@ -70,7 +70,8 @@ export class PiiPolicy {
         out.push(outputs === row.outputs ? row : { ...row, outputs });
         continue;
       }
-      out.push({ ...row, inputs: this.hasher.protectRecord(row.inputs, rules), outputs: this.protectUnit(row.inputs, outputs, rules) });
+      const { inputsJson: _asSent, ...rest } = row; // the client's text holds the raw values: never stored
+      out.push({ ...rest, inputs: this.hasher.protectRecord(row.inputs, rules), outputs: this.protectUnit(row.inputs, outputs, rules) });
     }
     return out;
   }

@@ -42,6 +42,8 @@ export interface RequestContext {
   requestId: string;
   /** Request headers, for an experiment's unit key. */
   headers?: Record<string, string | string[] | undefined>;
+  /** Each record's JSON text as the client sent it (the API edge's scan of the body), for the prediction log. */
+  rawRecords?: readonly string[];
 }
 
 const RECORDS_BODY_KEYS = new Set(['records', 'subjects']);
@@ -165,11 +167,13 @@ export class PredictService {
       };
       // The log keeps what the client sent; the imputation and fallback flags travel with the output.
       const mainIndices = target ? answers.flatMap((_, i) => (fallback![i] ? [] : [i])) : answers.map((_, i) => i);
+      const raw = ctx.rawRecords !== undefined && ctx.rawRecords.length === received.length ? ctx.rawRecords : undefined;
       if (mainIndices.length > 0) {
         this.deps.logger.enqueue({
           model, version, variant: variant.name, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs,
           ids: mainIndices.map((i) => answers[i]!.id),
           inputs: () => (target ? mainIndices.map((i) => received[i]) : received),
+          ...(raw ? { inputsJson: target ? mainIndices.map((i) => raw[i]!) : raw } : {}),
           outputs: () => mainIndices.map(logged),
         });
       }
@@ -180,6 +184,7 @@ export class PredictService {
           model, version: fallbackVersion!, variant: variant.name, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs: fallbackLatencyMs,
           ids: fallbackIndices.map((i) => answers[i]!.id),
           inputs: () => fallbackIndices.map((i) => received[i]),
+          ...(raw ? { inputsJson: fallbackIndices.map((i) => raw[i]!) } : {}),
           outputs: () => fallbackIndices.map((i) => ({ ...logged(i), fallback_for_version: version })),
         });
       }

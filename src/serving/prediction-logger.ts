@@ -17,6 +17,8 @@ export interface PredictionBatch {
   latencyMs: number;
   ids: string[];
   inputs: () => unknown[];
+  /** Each input's JSON text as the client sent it, when the edge kept it: stored as is, not serialised again. */
+  inputsJson?: readonly string[];
   outputs: () => unknown[];
 }
 
@@ -106,8 +108,9 @@ export class PredictionLogger {
         this.deps.metrics.logDropped.inc(batch.ids.length);
         continue;
       }
+      const texts = batch.inputsJson;
       batch.ids.forEach((id, i) => {
-        rows.push({
+        const row: PredictionRecord = {
           id,
           model: batch.model,
           version: batch.version,
@@ -117,12 +120,17 @@ export class PredictionLogger {
           inputs: inputs[i],
           outputs: outputs[i],
           latencyMs: batch.latencyMs,
-        });
+        };
+        if (texts !== undefined) row.inputsJson = texts[i];
+        rows.push(row);
       });
     }
     if (this.deps.protect && rows.length > 0) {
       try {
+        const given = rows;
         rows = await this.deps.protect(rows);
+        // Protected inputs must never be stored as the client sent them.
+        rows = rows.map((row, i) => (row.inputsJson !== undefined && row.inputs !== given[i]?.inputs ? withoutInputsJson(row) : row));
       } catch (err) {
         this.deps.log.error({ err, rows: rows.length }, 'could not protect personal information; prediction events dropped');
         this.deps.metrics.logDropped.inc(rows.length);
@@ -147,4 +155,10 @@ export class PredictionLogger {
       }
     }
   }
+}
+
+/** The row without the client's JSON text of its inputs (they were changed, e.g. personal data protected). */
+function withoutInputsJson(row: PredictionRecord): PredictionRecord {
+  const { inputsJson: _dropped, ...rest } = row;
+  return rest;
 }

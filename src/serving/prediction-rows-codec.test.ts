@@ -53,3 +53,15 @@ test('a first row that is not a plain object leaves the layout to the next one; 
 test('an empty batch encodes and decodes to nothing', () => {
   assert.deepEqual(roundTrip([]), []);
 });
+
+test('inputs sent as JSON text travel as that text; the values are parsed only when asked for', () => {
+  const text = '{"a": 1.50, "b": "x",  "c": null}';
+  const rows = [row(0, { a: 1.5, b: 'x', c: null }, { inputsJson: text }), row(1, { a: 2, b: 'y', c: 1 })];
+  const encoded = encodePredictionRows(rows);
+  assert.deepEqual(encoded.texts, [[0, text]]);
+  assert.equal(encoded.irregular.length, 0);
+  const back = roundTrip(rows);
+  assert.equal(back[0]!.inputsJson, text, 'stored verbatim');
+  assert.deepEqual(back[0]!.inputs, { a: 1.5, b: 'x', c: null });
+  assert.deepEqual(back[1], rows[1]);
+});

@@ -24,6 +24,8 @@ export interface EncodedPredictionRows {
   columns: (Float64Array | Primitive[])[];
   /** Rows whose inputs are not in the layout: [row index, inputs] pairs. */
   irregular: [number, unknown][];
+  /** Rows that carry their inputs' JSON text as the client sent it (PredictionRecord.inputsJson): [row index, text]. */
+  texts: [number, string][];
 }
 
 type Primitive = string | number | boolean | null | undefined;
@@ -80,7 +82,7 @@ export function encodePredictionRows(rows: readonly PredictionRecord[]): Encoded
     n, ids: new Array<string>(n), requestIds: new Array<string>(n), names,
     model: new Uint32Array(n), variant: new Uint32Array(n),
     version: new Float64Array(n), createdAt: new Float64Array(n), latencyMs: new Float64Array(n),
-    outputs: new Array<unknown>(n), keys: [], columns: [], irregular: [],
+    outputs: new Array<unknown>(n), keys: [], columns: [], irregular: [], texts: [],
   };
   let keys: string[] | undefined;
   for (let i = 0; i < n; i++) {
@@ -93,6 +95,11 @@ export function encodePredictionRows(rows: readonly PredictionRecord[]): Encoded
     out.createdAt[i] = row.createdAt;
     out.latencyMs[i] = row.latencyMs;
     out.outputs[i] = row.outputs;
+    if (row.inputsJson !== undefined) {
+      // The text is all the writer stores: the values need not travel too.
+      out.texts.push([i, row.inputsJson]);
+      continue;
+    }
     if (keys === undefined) {
       keys = layoutOf(row.inputs);
       if (keys !== undefined) {
@@ -115,10 +122,13 @@ export function transferablesOf(e: EncodedPredictionRows): ArrayBuffer[] {
 /** Unpacks what encodePredictionRows packed, in the same order. */
 export function decodePredictionRows(e: EncodedPredictionRows): PredictionRecord[] {
   const irregular = new Map(e.irregular);
+  const texts = new Map(e.texts);
   const rows = new Array<PredictionRecord>(e.n);
   for (let i = 0; i < e.n; i++) {
     let inputs: unknown;
-    if (irregular.has(i)) inputs = irregular.get(i);
+    const text = texts.get(i);
+    if (text !== undefined) inputs = undefined; // parsed only if asked for (below): the writer stores the text
+    else if (irregular.has(i)) inputs = irregular.get(i);
     else {
       const obj: Record<string, unknown> = {};
       for (let j = 0; j < e.keys.length; j++) obj[e.keys[j]!] = e.columns[j]![i];
@@ -128,6 +138,10 @@ export function decodePredictionRows(e: EncodedPredictionRows): PredictionRecord
       id: e.ids[i]!, model: e.names[e.model[i]!]!, version: e.version[i]!, variant: e.names[e.variant[i]!]!,
       requestId: e.requestIds[i]!, createdAt: e.createdAt[i]!, inputs, outputs: e.outputs[i], latencyMs: e.latencyMs[i]!,
     };
+    if (text !== undefined) {
+      rows[i]!.inputsJson = text;
+      Object.defineProperty(rows[i], 'inputs', { get: () => JSON.parse(text) as unknown, enumerable: true, configurable: true });
+    }
   }
   return rows;
 }

@@ -46,7 +46,7 @@ export class KyselyPredictionStore implements PredictionStore {
               variant: p.variant,
               request_id: p.requestId,
               created_at: p.createdAt,
-              inputs: toJson(p.inputs),
+              inputs: p.inputsJson ?? toJson(p.inputs),
               outputs: toJson(p.outputs),
               latency_ms: p.latencyMs,
             })),
@@ -167,7 +167,7 @@ function prepareSqliteInsert(sqlite: BetterSqlite3.Database): (rows: PredictionR
   );
   return sqlite.transaction((rows: PredictionRecord[]) => {
     for (const p of rows) {
-      insert.run(p.id, p.model, p.version, p.variant, p.requestId, p.createdAt, toJson(p.inputs), toJson(p.outputs), p.latencyMs);
+      insert.run(p.id, p.model, p.version, p.variant, p.requestId, p.createdAt, p.inputsJson ?? toJson(p.inputs), toJson(p.outputs), p.latencyMs);
     }
   }).immediate;
 }

@@ -143,6 +143,11 @@ export interface PredictionRecord {
   requestId: string;
   createdAt: number;
   inputs: unknown;
+  /**
+   * The inputs' JSON text as the client sent it, when the serving edge kept it: written instead of serialising
+   * `inputs` again (the same value once parsed). Never set when the stored inputs differ from what was sent.
+   */
+  inputsJson?: string;
   outputs: unknown;
   latencyMs: number;
 }

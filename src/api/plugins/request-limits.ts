@@ -2,26 +2,16 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { TarmacError } from '../../shared/errors.ts';
+import { scanJson } from './json-scan.ts';
 
-/**
- * The deepest nesting of objects and arrays in a JSON text, counted without parsing (strings are skipped), stopping
- * as soon as `limit` is passed. O(length), no recursion, so a hostile document cannot exhaust the stack.
- */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
-  if (text.length <= limit) return false;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 /* { */ || c === 91 /* [ */) {
-      if (++depth > limit) return true;
-    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The records API's records as the client sent them (each one's JSON text), when the body's top-level "records"
+     * array holds only objects and the text has no \u escape; null otherwise. The prediction log stores these.
+     */
+    rawRecords: string[] | null;
   }
-  return false;
 }
 
 /**
@@ -39,21 +29,26 @@ export function cannotPoisonPrototypes(text: string): boolean {
  */
 export function registerJsonDepthLimit(app: FastifyInstance, maxDepth: number): void {
   const parse = app.getDefaultJsonParser('error', 'error');
+  app.decorateRequest('rawRecords', null);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
-    if (jsonDepthExceeds(text, maxDepth)) {
+    const scan = scanJson(text, maxDepth);
+    if (scan.tooDeep) {
       done(new TarmacError('REQUEST_TOO_DEEP', `the JSON body is nested deeper than ${maxDepth} levels (TARMAC_MAX_JSON_DEPTH)`, {
         details: { limit: maxDepth },
         issues: [{ field: '/body', rule: 'max_depth', message: `must nest at most ${maxDepth} levels` }],
       }), undefined);
       return;
     }
+    // An escape could spell "records" another way than the scan read it: then the spans are not trusted.
+    if (scan.records !== undefined && !text.includes('\\u')) request.rawRecords = scan.records.map(([start, end]) => text.slice(start, end));
     if (cannotPoisonPrototypes(text)) {
       let body: unknown;
       try {
         body = JSON.parse(text);
       } catch {
+        request.rawRecords = null;
         parse(request, text, done); // Fastify's own error for a broken or empty body
         return;
       }

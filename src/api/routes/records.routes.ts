@@ -10,7 +10,7 @@ export function recordsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post<{ Params: NameParams }>('/v1/models/:name/predict', {
     config: { permission: 'predict', scope: { model: 'name' } },
     schema: { tags, summary: 'Predict from records', params: modelNameParam, body: recordsRequestSchema, response: { 200: recordsResponseSchema } },
-  }, async (request) => deps.predict.predictRecords(request.params.name, request.body, { requestId: String(request.id), headers: request.headers }));
+  }, async (request) => deps.predict.predictRecords(request.params.name, request.body, { requestId: String(request.id), headers: request.headers, rawRecords: request.rawRecords ?? undefined }));
 
   app.post<{ Params: NameParams }>('/v1/models/:name/feedback', {
     config: { permission: 'feedback:write', scope: { model: 'name' } },
