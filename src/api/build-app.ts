@@ -1,3 +1,5 @@
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { newId } from '../shared/ids.ts';
@@ -7,7 +9,8 @@ import { registerAuth } from './plugins/auth.ts';
 import { registerHttpMetrics } from './plugins/http-metrics.ts';
 import { registerRateLimits } from './plugins/rate-limit.ts';
 import { clientErrorHandler, registerJsonDepthLimit } from './plugins/request-limits.ts';
-import { registerSecurityHeaders } from './plugins/security-headers.ts';
+import { registerSecurityHeaders, securityHeaders } from './plugins/security-headers.ts';
+import { FastPredictPath } from './fast-predict.ts';
 import { DailyQuota, RateLimits } from '../security/index.ts';
 import { sendProblem, toTarmacError } from './problem.ts';
 import { keyLimitsSchema, problemSchema } from './schemas.ts';
@@ -27,16 +30,40 @@ import { v2Routes } from './routes/v2.routes.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The request id: the client's `x-request-id` when it is a sane token, else a new UUID. */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
+}
+
 /**
  * Builds the HTTP API (without listening): routes, authentication, problem+json errors, metrics and the OpenAPI
  * document. Tests drive it with `app.inject()`.
  */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const protection = deps.protection ?? { rates: new RateLimits(0), quota: new DailyQuota(0), maxJsonDepth: 64, maxHeaderBytes: 16 * 1024 };
+  // Set once the app is ready: the records API's predict requests it can take skip Fastify (see FastPredictPath).
+  const fast: { path?: FastPredictPath } = {};
   const app = Fastify({
+    // Still read by Fastify for the scheme of the address it reports; the server itself comes from serverFactory.
     ...(deps.tls
       ? { https: { cert: deps.tls.cert, key: deps.tls.key, maxHeaderSize: protection.maxHeaderBytes } }
       : { http: { maxHeaderSize: protection.maxHeaderBytes } }),
+    // The server Fastify would create, with the fast path in front of Fastify's handler.
+    serverFactory: (handler, options) => {
+      const listener: RequestListener = (req, res) => {
+        if (fast.path === undefined || !fast.path.handle(req, res)) handler(req, res);
+      };
+      const server = deps.tls
+        ? createHttpsServer({ cert: deps.tls.cert, key: deps.tls.key, maxHeaderSize: protection.maxHeaderBytes }, listener)
+        : createHttpServer({ maxHeaderSize: protection.maxHeaderBytes }, listener);
+      // As Fastify sets them on a server it creates (its defaults are filled in by then).
+      const timeouts = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
+      server.keepAliveTimeout = timeouts.keepAliveTimeout ?? 72_000;
+      server.requestTimeout = timeouts.requestTimeout ?? 0;
+      server.setTimeout(timeouts.connectionTimeout ?? 0);
+      return server;
+    },
     clientErrorHandler: clientErrorHandler(protection.maxHeaderBytes),
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     // Per-request access lines cost the hot path; failures are logged by the error handler, traffic is in /metrics.
@@ -45,10 +72,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     childLoggerFactory: (logger) => logger,
     bodyLimit: deps.limits.bodyLimitBytes,
     requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
-    },
+    genReqId: requestIdOf,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -73,7 +97,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(problemSchema);
   app.addSchema(keyLimitsSchema);
 
-  registerHttpMetrics(app, deps.metrics);
+  const recordMetrics = registerHttpMetrics(app, deps.metrics);
   registerSecurityHeaders(app, { tls: deps.tls !== undefined });
   registerAuth(app, deps);
   await registerRateLimits(app, { rates: protection.rates, quota: protection.quota, metrics: deps.metrics });
@@ -104,6 +128,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // The API's shape is no secret: clients and generators fetch it before they hold a key.
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
+  const fastPath = new FastPredictPath({
+    app, deps, protection, bodyLimitBytes: deps.limits.bodyLimitBytes, securityHeaders: securityHeaders({ tls: deps.tls !== undefined }),
+    requestId: requestIdOf, recordMetrics,
+  });
   await app.ready();
+  fast.path = fastPath;
   return app;
 }

@@ -74,21 +74,26 @@ export function toTarmacError(err: unknown): TarmacError {
   return new TarmacError('INTERNAL', 'an internal error occurred; the request id identifies it in the server log', { cause: err });
 }
 
-/** Sends `err` as application/problem+json; V2 routes also carry the protocol's `error` field. */
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: TarmacError): FastifyReply {
-  const status = ERROR_CATALOGUE[err.code].status;
+/** The problem document for `err` answering the request at `url` (V2 routes also carry the protocol's `error` field). */
+export function problemOf(err: TarmacError, url: string, requestId: string): Problem {
   const problem: Problem = {
     type: `https://tarmac.dev/errors/${err.code.toLowerCase().replace(/_/g, '-')}`,
     title: ERROR_CATALOGUE[err.code].title,
-    status,
+    status: ERROR_CATALOGUE[err.code].status,
     detail: err.message,
-    instance: request.url,
+    instance: url,
     code: err.code,
-    request_id: String(request.id),
+    request_id: requestId,
   };
   if (err.issues.length > 0) problem.errors = err.issues;
   for (const [key, value] of Object.entries(err.details)) if (!(key in problem)) problem[key] = value;
-  if (request.url.startsWith('/v2')) problem.error = err.message;
+  if (url.startsWith('/v2')) problem.error = err.message;
+  return problem;
+}
+
+/** Sends `err` as application/problem+json (with `Retry-After: 1` when it is retryable and none is set yet). */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: TarmacError): FastifyReply {
+  const problem = problemOf(err, request.url, String(request.id));
   if (err.retryable && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1');
-  return reply.code(status).type('application/problem+json').send(problem);
+  return reply.code(problem.status).type('application/problem+json').send(problem);
 }

@@ -1,8 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-/** Counts every HTTP response and times it, labelled by route pattern (never the raw URL, to bound cardinality). */
-export function registerHttpMetrics(app: FastifyInstance, registry: Registry): void {
+/** Records one answered request in the HTTP metrics (for answers given outside Fastify's hooks, see fast-predict). */
+export type HttpMetricsRecorder = (method: string, route: string, status: number, seconds: number) => void;
+
+/**
+ * Counts every HTTP response and times it, labelled by route pattern (never the raw URL, to bound cardinality);
+ * returns the recorder the hook uses.
+ */
+export function registerHttpMetrics(app: FastifyInstance, registry: Registry): HttpMetricsRecorder {
   const requests = new Counter({
     name: 'tarmac_http_requests_total',
     help: 'HTTP requests answered, by method, route pattern and status code',
@@ -18,20 +24,22 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry): v
   });
   // Bound children per label set: prom-client otherwise hashes the label object on every call.
   const bound = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const status = reply.statusCode;
-    const key = `${request.method} ${route} ${status}`;
+  const record: HttpMetricsRecorder = (method, route, status, seconds) => {
+    const key = `${method} ${route} ${status}`;
     let handles = bound.get(key);
     if (!handles) {
       handles = {
-        count: requests.labels({ method: request.method, route, status: String(status) }),
-        time: duration.labels({ method: request.method, route }),
+        count: requests.labels({ method, route, status: String(status) }),
+        time: duration.labels({ method, route }),
       };
       bound.set(key, handles);
     }
     handles.count.inc();
-    handles.time.observe(reply.elapsedTime / 1000);
+    handles.time.observe(seconds);
+  };
+  app.addHook('onResponse', (request, reply, done) => {
+    record(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
+  return record;
 }
