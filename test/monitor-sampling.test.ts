@@ -63,3 +63,33 @@ test('a busy first window profiles about its budget of events, counts every one 
   assert.ok(Math.abs(w.business.mean_amount! - truth / sent.length) / (truth / sent.length) < 0.1, 'a mean needs no scaling');
   assert.equal(w.system.throughput_per_s, 8_000 / 60, 'throughput is over every event, not the sample');
 });
+
+test('an idle start does not hide a burst: the pace is measured over the recent events', async () => {
+  // A fresh server (no past windows to size the sample from) and a window with a few events, 55 s of nothing, then
+  // 16,000 events in 4 s. Measured over the whole window so far, the pace would look slow until most of the budget
+  // was spent on the start of the burst (about 1.4× the budget profiled in the end).
+  const budget = 3_000;
+  const fresh = new FakeClock(T0);
+  const f = await startTestTarmac({
+    TARMAC_MONITOR_WINDOW_SECONDS: '60', TARMAC_MONITOR_GRACE_SECONDS: '5', TARMAC_MONITOR_MAX_PROFILED_ROWS: String(budget),
+  }, { clock: fresh });
+  try {
+    await installDemo(f.tarmac);
+    assert.equal((await f.call('POST', '/v1/models/loan-default/predict', { records: records.slice(0, 10) })).statusCode, 200);
+    fresh.advance(55_000);
+    for (let step = 0; step < 80; step++) {
+      const batch = Array.from({ length: 200 }, (_, i) => records[(step * 200 + i) % records.length]!);
+      assert.equal((await f.call('POST', '/v1/models/loan-default/predict', { records: batch })).statusCode, 200);
+      fresh.advance(50);
+      await f.tarmac.predictionLogger.flush();
+    }
+    fresh.advance(WINDOW_MS);
+    await f.tarmac.monitor.tick();
+    const [w] = ((await f.call('GET', '/v1/models/loan-default/monitor/windows')).json() as { windows: WindowSummary[] }).windows;
+    assert.ok(w);
+    assert.equal(w.rows, 16_010);
+    assert.ok(w.quality.profiled_rows <= 1.2 * budget, `profiled ${w.quality.profiled_rows} events, budget ${budget}`);
+  } finally {
+    await f.close();
+  }
+});

@@ -141,8 +141,9 @@ interface WindowState {
   profiled: number;
   rate: number;
   random: number;
-  /** When the window's first event was made (epoch ms), and at which `rows` the rate is checked next. */
-  firstAt: number;
+  /** When (epoch ms) and at which `rows` the pace was last measured, and at which `rows` it is measured next. */
+  paceAt: number;
+  paceRows: number;
   nextRateCheck: number;
   outOfRange: Map<string, number>;
   imputed: number;
@@ -159,8 +160,8 @@ interface WindowState {
 const MAX_QUEUED_ROWS = 200_000;
 /** How often (in events) an open window re-estimates its sampling rate from its own pace. */
 const RATE_CHECK_EVERY = 512;
-/** The pace of a window is trusted once its events span this long. */
-const RATE_MIN_ELAPSED_MS = 250;
+/** The pace of a window is measured over at least this long (else over more events). */
+const RATE_MIN_ELAPSED_MS = 50;
 /** However busy a window turns out, at least this share of maxProfiledRows is spread over what is left of it. */
 const RATE_FLOOR_SHARE = 0.1;
 /** Windows whose performance is kept in memory for late labels. */
@@ -946,7 +947,8 @@ export class MonitorService {
       shadow: { compared: 0, disagreements: 0 },
       rate: expected > this.maxProfiledRows ? this.maxProfiledRows / expected : 1,
       random: seed || 1,
-      firstAt: row.createdAt,
+      paceAt: row.createdAt,
+      paceRows: 0,
       nextRateCheck: RATE_CHECK_EVERY,
     };
     this.open.set(key, w);
@@ -1023,16 +1025,19 @@ export class MonitorService {
   /**
    * Re-estimates a window's sampling rate from its own pace, so that about maxProfiledRows events are profiled
    * whatever the traffic: a first window (no history), a spike far above the past windows, or a lull below them. The
-   * events still to come are projected from the pace so far; what is left of the budget is spread over them, never
-   * less than RATE_FLOOR_SHARE of it (so a burst that spent the budget early still leaves the rest of the window
-   * represented). Counts stay exact (`rows`); the profile is a sample whose rate may step down within the window.
+   * events still to come are projected from the recent pace (the events since the last measure, so an idle start
+   * does not hide a burst); what is left of the budget is spread over them, never less than RATE_FLOOR_SHARE of it
+   * (so a burst that spent the budget early still leaves the rest of the window represented). Counts stay exact
+   * (`rows`); the profile is a sample whose rate may change within the window.
    */
   private adaptRate(w: WindowState, now: number): void {
     w.nextRateCheck = w.rows + RATE_CHECK_EVERY;
-    const elapsed = now - w.firstAt;
+    const elapsed = now - w.paceAt;
     const remainingMs = w.start + this.windowMs - now;
     if (elapsed < RATE_MIN_ELAPSED_MS || remainingMs <= 0) return;
-    const projected = (w.rows / elapsed) * remainingMs;
+    const projected = ((w.rows - w.paceRows) / elapsed) * remainingMs;
+    w.paceAt = now;
+    w.paceRows = w.rows;
     if (projected < 1) return;
     const budget = this.maxProfiledRows - w.profiled;
     const floor = (RATE_FLOOR_SHARE * this.maxProfiledRows) / (w.rows + projected);
