@@ -128,8 +128,8 @@ export class ModelPool {
         const bytes = await this.deps.readArtifact(version);
         const raw = await this.deps.engine.load(bytes, version.signature);
         const model = new BatchingModel(raw, this.deps.batching);
-        const labels = { model: version.modelName, version: String(version.version) };
-        model.onBatch = (rows) => this.deps.metrics.batchRows.observe(labels, rows);
+        const batchRows = this.deps.metrics.batchRows.labels({ model: version.modelName, version: String(version.version) });
+        model.onBatch = (rows) => batchRows.observe(rows);
         this.deps.log.info({ model: version.modelName, version: version.version, placement: raw.placement, ms: Math.round(performance.now() - started) }, 'version loaded');
         return new LoadedVersion(version, model, this.deps.log);
       })();

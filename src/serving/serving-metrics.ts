@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { HotCounter, HotHistogram } from '../shared/hot-metrics.ts';
 
 /** The per-request metric handles of one variant, bound to their labels once (label hashing is per-call otherwise). */
 export interface VariantMetrics {
@@ -8,8 +9,9 @@ export interface VariantMetrics {
 
 /** The serving path's Prometheus metrics, registered on the app's registry (never the global one). */
 export class ServingMetrics {
-  readonly predictions: Counter<'model' | 'version' | 'variant' | 'api'>;
-  readonly inferenceSeconds: Histogram<'model' | 'version' | 'variant'>;
+  /** Per request (hot: bound handles add without hashing, see hot-metrics.ts). */
+  readonly predictions: HotCounter;
+  readonly inferenceSeconds: HotHistogram;
   readonly errors: Counter<'model' | 'version' | 'code'>;
   readonly logDropped: Counter;
   readonly logWritten: Counter;
@@ -18,26 +20,17 @@ export class ServingMetrics {
   bufferedRows: () => number = () => 0;
   readonly loadedVersions: Gauge;
   readonly feedback: Counter<'model'>;
-  readonly batchRows: Histogram<'model' | 'version'>;
+  readonly batchRows: HotHistogram;
   readonly contractViolations: Counter<'model' | 'version' | 'field' | 'rule'>;
   readonly shadowPredictions: Counter<'model' | 'shadow' | 'version'>;
   readonly shadowDisagreements: Counter<'model' | 'shadow' | 'version'>;
   readonly shadowErrors: Counter<'model' | 'shadow' | 'version'>;
 
   constructor(registry: Registry) {
-    this.predictions = new Counter({
-      name: 'tarmac_predictions_total',
-      help: 'Records answered, by model, version, variant and API (records or v2)',
-      labelNames: ['model', 'version', 'variant', 'api'],
-      registers: [registry],
-    });
-    this.inferenceSeconds = new Histogram({
-      name: 'tarmac_inference_duration_seconds',
-      help: 'Time in the runtime for one request (one batch), by model, version and variant',
-      labelNames: ['model', 'version', 'variant'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    });
+    this.predictions = new HotCounter('tarmac_predictions_total', 'Records answered, by model, version, variant and API (records or v2)',
+      ['model', 'version', 'variant', 'api'], registry);
+    this.inferenceSeconds = new HotHistogram('tarmac_inference_duration_seconds', 'Time in the runtime for one request (one batch), by model, version and variant',
+      ['model', 'version', 'variant'], [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registry);
     this.errors = new Counter({
       name: 'tarmac_prediction_errors_total',
       help: 'Refused or failed prediction requests, by model, version and error code',
@@ -69,13 +62,8 @@ export class ServingMetrics {
       help: 'Model versions loaded in this process',
       registers: [registry],
     });
-    this.batchRows = new Histogram({
-      name: 'tarmac_batch_rows',
-      help: 'Rows per runtime call after adaptive batching, by model and version',
-      labelNames: ['model', 'version'],
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
-      registers: [registry],
-    });
+    this.batchRows = new HotHistogram('tarmac_batch_rows', 'Rows per runtime call after adaptive batching, by model and version',
+      ['model', 'version'], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registry);
     this.shadowPredictions = new Counter({
       name: 'tarmac_shadow_predictions_total',
       help: 'Records a shadow variant answered (a copy of live traffic; never returned), by model, shadow and version',

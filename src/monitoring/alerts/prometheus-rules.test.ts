@@ -40,6 +40,11 @@ function exportedMetrics(): Set<string> {
         for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${m[1]}${suffix}`);
       }
     }
+    // The hot path's own metrics (src/shared/hot-metrics.ts) take the name first.
+    for (const m of source.matchAll(/new Hot(Counter|Histogram)\('(tarmac_[a-z0-9_]+)'/g)) {
+      names.add(m[2]!);
+      if (m[1] === 'Histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${m[2]}${suffix}`);
+    }
   }
   return names;
 }
