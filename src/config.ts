@@ -154,7 +154,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     maxBatchRecords: intVar(env, 'TARMAC_MAX_BATCH_RECORDS', 10_000, 1, 1_000_000),
     predictionLog: {
       bufferSize: intVar(env, 'TARMAC_PREDICTION_LOG_BUFFER', 100_000, 1, 10_000_000),
-      batchSize: intVar(env, 'TARMAC_PREDICTION_LOG_BATCH', 500, 1, 100_000),
+      // Small enough that a flush (monitor, packing, postMessage) never holds the event loop long: p99 at c=16 fell with it.
+      batchSize: intVar(env, 'TARMAC_PREDICTION_LOG_BATCH', 128, 1, 100_000),
       flushIntervalMs: intVar(env, 'TARMAC_PREDICTION_LOG_FLUSH_MS', 200, 1, 60_000),
     },
     inferenceThreads,
