@@ -93,3 +93,30 @@ test('the worker-thread writer stores rows through its own SQLite connection', a
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the writer thread writes batches that arrive together in one go, and a bad batch fails alone', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tarmac-writer-'));
+  const database = await openDatabase({ dataDir: dir });
+  try {
+    await migrateToLatest(database);
+    const sink = new WorkerPredictionSink({ url: undefined, dataDir: dir });
+    const row = (id: string, i: number, requestId: unknown = 'r'): PredictionRecord => ({
+      id, model: 'm', version: 1, variant: 'stable', requestId: requestId as string, createdAt: i, inputs: { x: i }, outputs: { prediction: i }, latencyMs: 1,
+    });
+    // Sent without waiting, so they reach the thread together; the third holds a value SQLite cannot bind.
+    const results = await Promise.allSettled([
+      sink.write([row('a1', 1), row('a2', 2)]),
+      sink.write([row('b1', 3)]),
+      sink.write([row('c1', 4), row('c2', 5, { not: 'bindable' })]),
+      sink.write([row('d1', 6)]),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const store = new KyselyPredictionStore(database);
+    assert.equal(await store.count(), 4, 'every good batch is stored, nothing of the bad one');
+    assert.equal(await store.get('c1'), undefined);
+    await sink.close();
+  } finally {
+    await database.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
