@@ -500,9 +500,9 @@ export class MonitorService {
       let last: { row: PredictionRecord; ctx: Context; w: WindowState } | undefined;
       for (const row of rows) {
         try {
-          // Rows of one request share model, version, variant and time: reuse the previous row's lookups.
-          if (last && last.row.createdAt === row.createdAt && last.row.model === row.model && last.row.version === row.version
-            && last.row.variant === row.variant && this.open.get(last.w.key) === last.w) {
+          // Consecutive rows of one variant in one window (the usual run) reuse the previous row's lookups.
+          if (last && row.createdAt >= last.w.start && row.createdAt < last.w.start + this.windowMs && last.row.model === row.model
+            && last.row.version === row.version && last.row.variant === row.variant && this.open.get(last.w.key) === last.w) {
             this.record(last.w, last.ctx, row);
             continue;
           }
