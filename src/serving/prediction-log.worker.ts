@@ -16,8 +16,13 @@ let pending: Message[] = [];
 let scheduled = false;
 let closed = false;
 
-const reply = (id: number, err?: unknown) =>
-  parentPort!.postMessage(err === undefined ? { id, ok: true } : { id, ok: false, message: (err as Error).message });
+/** Answers a write; its texts' buffer goes back to the sender for its next batch (the rows were decoded already). */
+const reply = (write: Write, err?: unknown) => {
+  const spare = write.rows.texts.bytes.byteLength > 0 ? write.rows.texts.bytes.buffer as ArrayBuffer : undefined;
+  const answer = err === undefined ? { id: write.id, ok: true } : { id: write.id, ok: false, message: (err as Error).message };
+  if (spare) parentPort!.postMessage({ ...answer, spare }, [spare]);
+  else parentPort!.postMessage(answer);
+};
 
 /**
  * Writes every batch that arrived since the last run in one transaction: under load the event loop's small flushes
@@ -29,16 +34,17 @@ async function drain(): Promise<void> {
   pending = [];
   const writes = messages.filter((m): m is Write => m.type === 'write');
   if (writes.length > 0 && !closed) {
+    const decoded = writes.map((m) => decodePredictionRows(m.rows));
     try {
-      await store.insertMany(writes.length === 1 ? decodePredictionRows(writes[0]!.rows) : writes.flatMap((m) => decodePredictionRows(m.rows)));
-      for (const m of writes) reply(m.id);
+      await store.insertMany(decoded.length === 1 ? decoded[0]! : decoded.flat());
+      for (const m of writes) reply(m);
     } catch {
-      for (const m of writes) {
+      for (const [i, m] of writes.entries()) {
         try {
-          await store.insertMany(decodePredictionRows(m.rows));
-          reply(m.id);
+          await store.insertMany(decoded[i]!);
+          reply(m);
         } catch (err) {
-          reply(m.id, err);
+          reply(m, err);
         }
       }
     }

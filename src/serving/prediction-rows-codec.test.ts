@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import type { PredictionRecord } from '../store/index.ts';
-import { decodePredictionRows, encodePredictionRows, transferablesOf } from './prediction-rows-codec.ts';
+import { SpareTextBuffers, decodePredictionRows, encodePredictionRows, transferablesOf, unpackTexts } from './prediction-rows-codec.ts';
 
 const row = (i: number, inputs: unknown, over: Partial<PredictionRecord> = {}): PredictionRecord => ({
   id: `id-${i}`, model: 'm', version: 3, variant: 'stable', requestId: `req-${i}`, createdAt: 1_700_000_000_000 + i,
@@ -58,10 +58,47 @@ test('inputs sent as JSON text travel as that text; the values are parsed only w
   const text = '{"a": 1.50, "b": "x",  "c": null}';
   const rows = [row(0, { a: 1.5, b: 'x', c: null }, { inputsJson: text }), row(1, { a: 2, b: 'y', c: 1 })];
   const encoded = encodePredictionRows(rows);
-  assert.deepEqual(encoded.texts, [[0, text]]);
+  assert.deepEqual([...unpackTexts(encoded.texts)], [[0, text]]);
   assert.equal(encoded.irregular.length, 0);
   const back = roundTrip(rows);
   assert.equal(back[0]!.inputsJson, text, 'stored verbatim');
   assert.deepEqual(back[0]!.inputs, { a: 1.5, b: 'x', c: null });
   assert.deepEqual(back[1], rows[1]);
+});
+
+test('texts of any script survive the UTF-8 buffer, in order, between rows without text', () => {
+  const texts = ['{"name": "Zoë", "city": "Kraków"}', '{"note": "日本語のテキスト"}', '{"emoji": "🚀🚀", "esc": "\\u0041\\n"}', '{}'];
+  const rows = [
+    row(0, { name: 'Zoë', city: 'Kraków' }, { inputsJson: texts[0] }),
+    row(1, { a: 1 }),
+    row(2, { note: '日本語のテキスト' }, { inputsJson: texts[1] }),
+    row(3, { emoji: '🚀🚀', esc: 'A\n' }, { inputsJson: texts[2] }),
+    row(4, {}, { inputsJson: texts[3] }),
+  ];
+  const back = roundTrip(rows);
+  assert.deepEqual([0, 2, 3, 4].map((i) => back[i]!.inputsJson), texts);
+  assert.deepEqual(back[3]!.inputs, { emoji: '🚀🚀', esc: 'A\n' });
+  assert.deepEqual(back[1], rows[1]);
+});
+
+test('a spare texts buffer given back is reused for the next batch; one too small is not', () => {
+  const buffers = new SpareTextBuffers(2, 1024);
+  const text = JSON.stringify({ a: 1.25, b: 'x' });
+  const first = encodePredictionRows([row(0, null, { inputsJson: text }), row(1, null, { inputsJson: text })], buffers);
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(first, transferablesOf(first));
+  const received = receiveMessageOnPort(port2)!.message as typeof first;
+  port1.close();
+  assert.equal(first.texts.bytes.byteLength, 0, 'the buffer moved to the receiver');
+  assert.equal(decodePredictionRows(received)[1]!.inputsJson, text);
+  const spare = received.texts.bytes.buffer as ArrayBuffer;
+  buffers.give(spare);
+  const second = encodePredictionRows([row(2, null, { inputsJson: text })], buffers);
+  assert.equal(second.texts.bytes.buffer, spare, 'the given-back buffer is written again');
+  assert.equal(decodePredictionRows(second)[0]!.inputsJson, text);
+  buffers.give(new ArrayBuffer(8));
+  const big = 'x'.repeat(4000);
+  const third = encodePredictionRows([row(3, null, { inputsJson: JSON.stringify(big) })], buffers);
+  assert.ok(third.texts.bytes.buffer.byteLength >= 12_000, 'a buffer large enough for the worst case is allocated');
+  assert.equal(decodePredictionRows(third)[0]!.inputsJson, JSON.stringify(big));
 });

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../shared/workers.ts';
 import type { PredictionRecord, PredictionStore } from '../store/index.ts';
-import { encodePredictionRows, transferablesOf } from './prediction-rows-codec.ts';
+import { SpareTextBuffers, encodePredictionRows, transferablesOf } from './prediction-rows-codec.ts';
 
 /** Where the prediction log's batches go; `write` resolves once the rows are durable in the store. */
 export interface PredictionSink {
@@ -26,7 +26,8 @@ export interface WriterDatabase {
   dataDir: string;
 }
 
-type WriterReply = { id: number; ok: true } | { id: number; ok: false; message: string };
+/** A writer's answer to one batch; `spare` is the batch's texts buffer, given back for reuse. */
+type WriterReply = ({ id: number; ok: true } | { id: number; ok: false; message: string }) & { spare?: ArrayBuffer };
 
 /**
  * Writes in a worker thread with its own database connection, so SQLite's synchronous inserts never hold the event
@@ -37,10 +38,12 @@ export class WorkerPredictionSink implements PredictionSink {
   private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
   private nextId = 1;
   private failure: Error | undefined;
+  private readonly textBuffers = new SpareTextBuffers();
 
   constructor(database: WriterDatabase) {
     this.worker = startWorker(new URL('./prediction-log.worker.ts', import.meta.url), database, 'tarmac-prediction-log');
     this.worker.on('message', (reply: WriterReply) => {
+      if (reply.spare) this.textBuffers.give(reply.spare);
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;
       this.pending.delete(reply.id);
@@ -63,7 +66,7 @@ export class WorkerPredictionSink implements PredictionSink {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const encoded = encodePredictionRows(rows);
+      const encoded = encodePredictionRows(rows, this.textBuffers);
       this.worker.postMessage({ type: 'write', id, rows: encoded }, transferablesOf(encoded));
     });
   }
