@@ -19,6 +19,7 @@ import {
   benchRecords, buildLogistic, DEFAULT_MLP_HIDDEN, generateBenchModels, timeSingleRow, writeModel,
   type GeneratedModel, type RunTiming,
 } from './models/generate.ts';
+import { medianRound, pairedRatio, pairedRatios } from './rounds.ts';
 import type { BenchModelSpec } from './tarmac-server.ts';
 
 // The performance benchmark of the issue: Tarmac's records API (auth, validation, prediction log, metrics all on)
@@ -49,6 +50,11 @@ interface Settings {
   quick: boolean;
   durationS: number;
   warmupS: number;
+  /**
+   * Interleaved rounds per (connections, case): each round measures every server once, in the same order. The tables
+   * show each server's median round by req/s; Tarmac's ratios are the median of the per-round ratios.
+   */
+  rounds: number;
   concurrencies: number[];
   batchSize: number;
   models: ModelName[];
@@ -76,6 +82,8 @@ interface Measurement extends LoadMeasurement {
   process: ProcessUse | undefined;
   /** CPU seconds the load generator (this process) used during the measured run. */
   loadGenCpuS: number;
+  /** Which interleaved round (1-based) of its (model, case, connections); absent for the one-off batching runs. */
+  round?: number;
 }
 
 /** A running server child. */
@@ -86,7 +94,7 @@ interface Running {
   info: ServerInfo;
   rssAtReadyMb: number | undefined;
   /** Where its CPU profiles go (BENCH_CPU_PROF), with the measured windows for bench/profile-summary.ts. */
-  profile?: { dir: string; windows: { run: string; startUs: number; endUs: number }[] };
+  profile?: { dir: string; windows: { run: string; round?: number; startUs: number; endUs: number }[] };
 }
 
 interface Target {
@@ -124,6 +132,7 @@ function readSettings(): Settings {
     quick,
     durationS: intSetting('BENCH_DURATION_S', quick ? 2 : 5, 1, 600),
     warmupS: intSetting('BENCH_WARMUP_S', 1, 0, 60),
+    rounds: intSetting('BENCH_ROUNDS', quick ? 1 : 3, 1, 20),
     concurrencies: listSetting('BENCH_CONCURRENCY', quick ? [16] : [1, 16, 64], (s) => {
       const n = Number(s);
       return Number.isInteger(n) && n >= 1 && n <= 1024 ? n : undefined;
@@ -291,9 +300,11 @@ async function stopAll(servers: Running[]): Promise<Record<string, { hwmMb: numb
 // ---------------------------------------------------------------------------------------------------------------
 // load
 
-async function measure(model: string, server: Running, benchCase: BenchCase, connections: number, settings: Settings): Promise<Measurement> {
+async function measure(
+  model: string, server: Running, benchCase: BenchCase, connections: number, settings: Settings, round?: number,
+): Promise<Measurement> {
   if (!alive(server.child)) throw new Error(`${server.label} exited (code ${server.child.exitCode}, signal ${server.child.signalCode})`);
-  const tag = `${model} ${server.label} ${benchCase.name} c=${connections}`;
+  const tag = `${model} ${server.label} ${benchCase.name} c=${connections}${round === undefined ? '' : ` r${round}/${settings.rounds}`}`;
   let warmupFailures = 0;
   if (settings.warmupS > 0) {
     const { result } = await load(server.info, benchCase, connections, settings.warmupS, settings.timeoutS);
@@ -306,7 +317,7 @@ async function measure(model: string, server: Running, benchCase: BenchCase, con
   const { result, latencies } = await load(server.info, benchCase, connections, settings.durationS, settings.timeoutS);
   const cpu = process.cpuUsage(cpu0);
   if (server.profile) {
-    server.profile.windows.push({ run: `${model} ${benchCase.name} c=${connections}`, startUs, endUs: monotonicUs() });
+    server.profile.windows.push({ run: `${model} ${benchCase.name} c=${connections}`, ...(round === undefined ? {} : { round }), startUs, endUs: monotonicUs() });
     await mkdir(server.profile.dir, { recursive: true });
     await writeFile(path.join(server.profile.dir, 'windows.json'), `${JSON.stringify(server.profile.windows, null, 2)}\n`);
   }
@@ -332,8 +343,9 @@ async function measure(model: string, server: Running, benchCase: BenchCase, con
     process: use,
     loadGenCpuS: (cpu.user + cpu.system) / 1e6,
     ...predictionLogOf(before, after, result, benchCase),
+    ...(round === undefined ? {} : { round }),
   };
-  process.stderr.write(`  ${tag.padEnd(36)} ${fmtInt(m.reqPerSec).padStart(7)} req/s  p50 ${fmt(m.latencyMs.p50)} ms  `
+  process.stderr.write(`  ${tag.padEnd(42)} ${fmtInt(m.reqPerSec).padStart(7)} req/s  p50 ${fmt(m.latencyMs.p50)} ms  `
     + `p99 ${fmt(m.latencyMs.p99)} ms  cpu ${fmt(use?.cores ?? Number.NaN)} cores  rss ${fmt(use?.peakRssMb ?? Number.NaN, 0)} MiB`
     + `${failuresOf(m) ? `  FAILURES ${failuresOf(m)}` : ''}\n`);
   return m;
@@ -396,26 +408,43 @@ function target(name: string, value: number | undefined, comparison: '>=' | '<='
   };
 }
 
-function targetsOf(results: Measurement[], batching: Measurement[], idleRssMb: number | undefined, settings: Settings, pythonSkipped: string | undefined): Target[] {
+const reqPerSecOf = (m: Measurement): number => m.reqPerSec;
+const p99Of = (m: Measurement): number => m.latencyMs.p99;
+
+/** The per-round ratios as the targets' detail and the Rounds section print them: `0.81, 0.78, 0.86`. */
+const fmtRatios = (ratios: number[]): string => (ratios.length ? ratios.map((x) => fmt(x)).join(', ') : 'n/a');
+
+function targetsOf(
+  results: Measurement[], rounds: Measurement[], batching: Measurement[], idleRssMb: number | undefined, settings: Settings,
+  pythonSkipped: string | undefined,
+): Target[] {
   const single = 'single';
   const t = (m: string, s: ServerKind, c: number): Measurement | undefined => find(results, m, s, single, c);
   const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+  // Tarmac against a baseline measured in the same rounds: the median of the per-round ratios, and the ratios.
+  const paired = (model: string, b: ServerKind, metric: (m: Measurement) => number): { value: number | undefined; rounds: string } => ({
+    value: pairedRatio(rounds, model, single, 16, 'tarmac', b, metric),
+    rounds: fmtRatios(pairedRatios(rounds, model, single, 16, 'tarmac', b, metric)),
+  });
   const lrT = t('lr30', 'tarmac', 16);
   const lrB = t('lr30', 'bare', 16);
+  const lrReq = paired('lr30', 'bare', reqPerSecOf);
+  const lrP99 = paired('lr30', 'bare', p99Of);
   const off = batching.find((m) => m.label === 'tarmac-batching-off');
   const on = batching.find((m) => m.label === 'tarmac-batching-on');
   const noPython = pythonSkipped ? `FastAPI skipped: ${pythonSkipped}` : '';
   const targets = [
-    target('Tarmac / bare req/s, lr30, c=16, single record', ratio(lrT?.reqPerSec, lrB?.reqPerSec), '>=', 0.85, '×',
-      `${fmtInt(lrT?.reqPerSec ?? Number.NaN)} vs ${fmtInt(lrB?.reqPerSec ?? Number.NaN)} req/s`),
-    target('Tarmac p99 / bare p99, lr30, c=16, single record', ratio(lrT?.latencyMs.p99, lrB?.latencyMs.p99), '<=', 1.5, '×',
-      `${fmtMs(lrT?.latencyMs.p99 ?? Number.NaN)} vs ${fmtMs(lrB?.latencyMs.p99 ?? Number.NaN)} ms`),
+    target('Tarmac / bare req/s, lr30, c=16, single record', lrReq.value, '>=', 0.85, '×',
+      `${fmtInt(lrT?.reqPerSec ?? Number.NaN)} vs ${fmtInt(lrB?.reqPerSec ?? Number.NaN)} req/s (medians); rounds ${lrReq.rounds}`),
+    target('Tarmac p99 / bare p99, lr30, c=16, single record', lrP99.value, '<=', 1.5, '×',
+      `${fmtMs(lrT?.latencyMs.p99 ?? Number.NaN)} vs ${fmtMs(lrB?.latencyMs.p99 ?? Number.NaN)} ms (median rounds); rounds ${lrP99.rounds}`),
   ];
   for (const model of MODEL_NAMES) {
     const tm = t(model, 'tarmac', 16);
     const fm = t(model, 'fastapi', 16);
-    targets.push(target(`Tarmac / FastAPI+sklearn req/s, ${model}, c=16, single record`, ratio(tm?.reqPerSec, fm?.reqPerSec), '>=', 5, '×',
-      noPython || `${fmtInt(tm?.reqPerSec ?? Number.NaN)} vs ${fmtInt(fm?.reqPerSec ?? Number.NaN)} req/s`));
+    const vsFastapi = paired(model, 'fastapi', reqPerSecOf);
+    targets.push(target(`Tarmac / FastAPI+sklearn req/s, ${model}, c=16, single record`, vsFastapi.value, '>=', 5, '×',
+      noPython || `${fmtInt(tm?.reqPerSec ?? Number.NaN)} vs ${fmtInt(fm?.reqPerSec ?? Number.NaN)} req/s (medians); rounds ${vsFastapi.rounds}`));
   }
   targets.push(target('Tarmac batching on / off req/s, mlp, c=64, single record', ratio(on?.reqPerSec, off?.reqPerSec), '>=', 2, '×',
     `${fmtInt(on?.reqPerSec ?? Number.NaN)} vs ${fmtInt(off?.reqPerSec ?? Number.NaN)} req/s`));
@@ -424,10 +453,18 @@ function targetsOf(results: Measurement[], batching: Measurement[], idleRssMb: n
   return targets;
 }
 
-function measurementRow(m: Measurement, results: Measurement[]): string {
+/**
+ * A table row. `Tarmac vs`: for a row of the rounds, the median of the per-round req/s ratios against each baseline;
+ * for a one-off run (batching), its req/s over the baseline's median round.
+ */
+function measurementRow(m: Measurement, results: Measurement[], rounds: Measurement[]): string {
   const vs = (server: ServerKind): string => {
     const other = find(results, m.model, server, m.case, m.connections);
-    return other && m.server !== server ? `${fmt(m.reqPerSec / other.reqPerSec)}× ${server}` : '';
+    if (!other || m.server === server) return '';
+    const ratio = m.round !== undefined
+      ? pairedRatio(rounds, m.model, m.case, m.connections, m.server, server, reqPerSecOf)
+      : m.reqPerSec / other.reqPerSec;
+    return `${fmt(ratio ?? Number.NaN)}× ${server}`;
   };
   const ratios = m.server === 'tarmac' ? [vs('bare'), vs('fastapi')].filter(Boolean).join(', ') : '';
   const p = m.process;
@@ -445,11 +482,44 @@ interface Report {
   meta: Record<string, string>;
   models: (GeneratedModel & { singleRow: RunTiming })[];
   servers: Record<string, { facts: Record<string, string>; rssAtReadyMb?: number; peakRssLifetimeMb?: number; exit?: string }>;
+  /** Each server's median round by req/s, per (model, case, connections). */
   results: Measurement[];
+  /** Every measurement of the interleaved rounds, in the order they ran. */
+  rounds: Measurement[];
   batching: Measurement[];
   idle: { models: number; waitS: number; rssAtReadyMb?: number; rssMb?: number; hwmMb?: number } | undefined;
   targets: Target[];
   pythonSkipped?: string;
+}
+
+/** `## Rounds`: every round's req/s per server (the median round in bold) and Tarmac's ratio to each baseline per round. */
+function roundsSection(r: Report, settings: Settings): string[] {
+  const kinds = (['bare', 'fastapi', 'tarmac'] as const).filter((k) => r.rounds.some((m) => m.server === k));
+  const baselines = kinds.filter((k) => k !== 'tarmac');
+  const name = { bare: 'bare', fastapi: 'FastAPI', tarmac: 'Tarmac' } as const;
+  const keys = [...new Map(r.rounds.map((m) => [`${m.model} ${m.case} ${m.connections}`, m])).values()];
+  const lines = ['## Rounds', '',
+    `${settings.rounds} interleaved round(s) per (model, case, conns); each round measures ${kinds.join(', ')} back to back, in that order. `
+    + 'The tables above show each server\'s median round by req/s (bold here). Tarmac\'s ratios are taken within each round '
+    + '(Tarmac round r / baseline round r); the targets and the `Tarmac vs` column use their median.', '',
+    `| model | case | conns | ${kinds.map((k) => `${k} req/s per round`).join(' | ')} | ${baselines.map((b) => `Tarmac / ${name[b]} per round (median)`).join(' | ')} |`,
+    `| --- | --- | ---: | ${kinds.map(() => '---:').join(' | ')} | ${baselines.map(() => '---:').join(' | ')} |`,
+  ];
+  for (const key of keys) {
+    const same = (m: Measurement): boolean => m.model === key.model && m.case === key.case && m.connections === key.connections;
+    const perServer = kinds.map((k) => {
+      const chosen = find(r.results, key.model, k, key.case, key.connections);
+      return r.rounds.filter((m) => same(m) && m.server === k).sort((a, b) => (a.round ?? 0) - (b.round ?? 0))
+        .map((m) => (m.round === chosen?.round ? `**${fmtInt(m.reqPerSec)}**` : fmtInt(m.reqPerSec))).join(', ');
+    });
+    const ratios = baselines.map((b) => {
+      const each = pairedRatios(r.rounds, key.model, key.case, key.connections, 'tarmac', b, reqPerSecOf);
+      return `${fmtRatios(each)} (${fmt(pairedRatio(r.rounds, key.model, key.case, key.connections, 'tarmac', b, reqPerSecOf) ?? Number.NaN)})`;
+    });
+    lines.push(`| ${key.model} | ${key.case} | ${key.connections} | ${perServer.join(' | ')} | ${ratios.join(' | ')} |`);
+  }
+  lines.push('');
+  return lines;
 }
 
 function markdown(r: Report, settings: Settings): string {
@@ -476,11 +546,12 @@ function markdown(r: Report, settings: Settings): string {
   for (const model of settings.models) {
     const rows = r.results.filter((m) => m.model === model);
     if (!rows.length) continue;
-    lines.push(`## ${model}`, '', ...TABLE_HEAD, ...rows.map((m) => measurementRow(m, r.results)), '');
+    lines.push(`## ${model}`, '', ...TABLE_HEAD, ...rows.map((m) => measurementRow(m, r.results, r.rounds)), '');
   }
+  if (r.rounds.length) lines.push(...roundsSection(r, settings));
   if (r.batching.length) {
     lines.push('## Tarmac batching, mlp, c=64, single record (separate Tarmac processes)', '', ...TABLE_HEAD,
-      ...r.batching.map((m) => measurementRow(m, r.results)), '');
+      ...r.batching.map((m) => measurementRow(m, r.results, r.rounds)), '');
   }
   if (r.idle) {
     lines.push('## Idle memory', '',
@@ -504,7 +575,7 @@ function markdown(r: Report, settings: Settings): string {
   }
   lines.push('req/s = 2xx responses / measured seconds. Latencies per 2xx response, measured by the client. CPU s = user + system '
     + 'seconds of the server process (all threads) during the measured run; cores = CPU s / run seconds; peak RSS sampled every '
-    + `${RSS_SAMPLE_MS} ms during the run. errors = non-2xx + connection errors + timeouts, warm-up included; must be 0. `
+    + `${RSS_SAMPLE_MS} ms during the run. errors = non-2xx + connection errors + timeouts, warm-up included; must be 0 in every round. `
     + 'The load generator (autocannon) runs on the same machine and competes for its CPUs.', '');
   if (r.pythonSkipped) lines.push(`FastAPI + scikit-learn baseline skipped: ${r.pythonSkipped}`, '');
   return lines.join('\n');
@@ -537,27 +608,28 @@ function modelSpec(m: GeneratedModel): BenchModelSpec {
 function expectedSeconds(s: Settings, python: boolean): number {
   const perRun = s.warmupS + s.durationS;
   const servers = python ? 3 : 2;
-  return s.models.length * s.concurrencies.length * 2 * servers * perRun + (s.models.includes('mlp') ? 2 * perRun : 0)
+  return s.models.length * s.concurrencies.length * s.cases.length * s.rounds * servers * perRun + (s.models.includes('mlp') ? 2 * perRun : 0)
     + s.idleWaitS + s.models.length * 30 + 40;
 }
 
 async function main(): Promise<number> {
   const settings = readSettings();
+  const records = benchRecords(Math.max(settings.batchSize, 3));
+  const cases = casesOf(records, settings);
   const python = probePython(settings.python);
   if (python.skipped) process.stderr.write(`FastAPI + scikit-learn baseline skipped: ${python.skipped}\n`);
   process.stderr.write(`perf bench${settings.quick ? ' (quick)' : ''}: models ${settings.models.join(', ')}, connections `
-    + `${settings.concurrencies.join('/')}, single + batch-${settings.batchSize}, ${settings.warmupS} s warm-up + ${settings.durationS} s each; `
+    + `${settings.concurrencies.join('/')}, ${cases.map((c) => c.name).join(' + ')}, ${settings.rounds} interleaved round(s) per case, `
+    + `${settings.warmupS} s warm-up + ${settings.durationS} s each; `
     + `about ${Math.round(expectedSeconds(settings, !python.skipped) / 60 * 10) / 10} min\n`);
   const loadBefore = os.loadavg();
   warnIfLoaded(loadBefore[0]!);
   const startedAt = Date.now();
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'tarmac-perf-'));
   tempDirs.add(workDir);
-  const records = benchRecords(Math.max(settings.batchSize, 3));
-  const cases = casesOf(records, settings);
   const single: BenchCase = { name: 'single', records: 1, body: JSON.stringify({ records: records.slice(0, 1) }) };
   const report: Report = {
-    meta: {}, models: [], servers: {}, results: [], batching: [], idle: undefined, targets: [],
+    meta: {}, models: [], servers: {}, results: [], rounds: [], batching: [], idle: undefined, targets: [],
     ...(python.skipped ? { pythonSkipped: python.skipped } : {}),
   };
   const threadEnv = threadEnvOf(settings.intraOpThreads);
@@ -632,10 +704,19 @@ async function main(): Promise<number> {
         const fastapi = servers.find((s) => s.kind === 'fastapi');
         if (fastapi) assertAgreement(await answers(fastapi, sample), fastapi.label, bareAnswers, bare.label, PYTHON_AGREEMENT);
 
-        // Within a case the servers run back to back, so a drifting machine shifts all three alike; the others idle.
+        // Within a round the servers run back to back, so a drifting machine shifts all three alike; the others idle.
+        // The rounds interleave them, and each server's row is its median round (ratios pair rounds: see rounds.ts).
         for (const connections of settings.concurrencies) {
           for (const benchCase of cases) {
-            for (const server of servers) report.results.push(await measure(name, server, benchCase, connections, settings));
+            const measured = new Map<Running, Measurement[]>(servers.map((s) => [s, []]));
+            for (let round = 1; round <= settings.rounds; round++) {
+              for (const server of servers) {
+                const m = await measure(name, server, benchCase, connections, settings, round);
+                report.rounds.push(m);
+                measured.get(server)!.push(m);
+              }
+            }
+            for (const server of servers) report.results.push(medianRound(measured.get(server)!)!);
           }
         }
       } finally {
@@ -694,7 +775,7 @@ async function main(): Promise<number> {
     tempDirs.delete(COMPILED_SERVERS_DIR);
   }
 
-  report.targets = targetsOf(report.results, report.batching, report.idle?.rssMb, settings, python.skipped);
+  report.targets = targetsOf(report.results, report.rounds, report.batching, report.idle?.rssMb, settings, python.skipped);
   report.meta = {
     date: new Date().toISOString(),
     node: process.version,
@@ -702,7 +783,9 @@ async function main(): Promise<number> {
     python: python.versions ? Object.entries(python.versions).map(([k, v]) => `${k} ${v}`).join(', ') : `skipped (${python.skipped})`,
     machine: `${machineOf()}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB`,
     run: `${settings.quick ? 'BENCH_QUICK, ' : ''}${settings.warmupS} s warm-up + ${settings.durationS} s per measurement, connections `
-      + `${settings.concurrencies.join('/')}, pipelining 1, batch ${settings.batchSize}; took ${fmt((Date.now() - startedAt) / 1000, 0)} s`,
+      + `${settings.concurrencies.join('/')}, pipelining 1, batch ${settings.batchSize}; ${settings.rounds} interleaved round(s) per (connections, case), `
+      + `each measuring every server once in the same order (rows: median round by req/s; Tarmac ratios: median of per-round ratios); `
+      + `took ${fmt((Date.now() - startedAt) / 1000, 0)} s`,
     'node servers': settings.build === 'dist'
       ? `compiled (Tarmac from dist/ after \`npm run build\`, as \`npm run serve\`), node ${NODE_FLAGS.join(' ') || '(no flags)'}`
       : `from source through tsx (as \`npm start\`), node ${NODE_FLAGS.join(' ') || '(no flags)'}`,
@@ -712,9 +795,9 @@ async function main(): Promise<number> {
   const md = markdown(report, settings);
   await writeResults('perf', { ...report, settings }, md);
 
-  const failed = [...report.results, ...report.batching].filter((m) => failuresOf(m) > 0);
+  const failed = [...report.rounds, ...report.batching].filter((m) => failuresOf(m) > 0);
   for (const m of failed) {
-    console.error(`FAILED: ${m.model} ${m.label} ${m.case} c=${m.connections}: ${m.non2xx} non-2xx, ${m.errors} connection errors `
+    console.error(`FAILED: ${m.model} ${m.label} ${m.case} c=${m.connections}${m.round === undefined ? '' : ` round ${m.round}`}: ${m.non2xx} non-2xx, ${m.errors} connection errors `
       + `(${m.timeouts} timeouts), ${m.warmupFailures} failures during warm-up`);
   }
   return failed.length > 0 ? 1 : 0;

@@ -4,7 +4,8 @@
  * For each .cpuprofile (one per thread: the main thread and every worker) it prints the busy time, then the self
  * time per area (a Tarmac module under src/, an npm package, a node: built-in, GC) and per function. When the
  * directory holds the bench's windows.json, only samples inside the measured runs count (start-up and warm-ups are
- * left out); `--run TEXT` keeps the runs whose name holds TEXT (e.g. `single c=16`), `--all` counts everything.
+ * left out); `--run TEXT` keeps the runs whose name holds TEXT (e.g. `single c=16`, every round of it), `--all`
+ * counts everything.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +23,8 @@ interface ProfileNode {
 
 interface Window {
   run: string;
+  /** perf.bench.ts's interleaved round; every round of a run has its own window under the same name. */
+  round?: number;
   startUs: number;
   endUs: number;
 }
@@ -104,7 +107,9 @@ const n = topAt >= 0 ? Number(args[topAt + 1]) : 25;
 const all = args.includes('--all');
 const runAt = args.indexOf('--run');
 const runFilter = runAt >= 0 ? args[runAt + 1] : undefined;
-const targets = args.filter((a, i) => !a.startsWith('--') && i !== topAt + 1 && (runAt < 0 || i !== runAt + 1));
+// The values of --top and --run are not targets (an absent option's index is -1, which must not skip argument 0).
+const optionValues = new Set([topAt, runAt].filter((at) => at >= 0).map((at) => at + 1));
+const targets = args.filter((a, i) => !a.startsWith('--') && !optionValues.has(i));
 if (targets.length === 0) {
   console.error('usage: npx tsx bench/profile-summary.ts DIR|FILE.cpuprofile… [--top N] [--run TEXT] [--all]');
   process.exit(2);
@@ -118,6 +123,6 @@ for (const target of targets) {
   const windows = !all && existsSync(windowsFile)
     ? (JSON.parse(readFileSync(windowsFile, 'utf8')) as Window[]).filter((w) => runFilter === undefined || w.run.includes(runFilter))
     : undefined;
-  if (windows) console.log(`${dir}: counting ${windows.length} measured run(s): ${windows.map((w) => w.run).join('; ')}`);
+  if (windows) console.log(`${dir}: counting ${windows.length} measured run(s): ${windows.map((w) => (w.round === undefined ? w.run : `${w.run} r${w.round}`)).join('; ')}`);
   for (const file of files) summarise(file, n, windows);
 }
