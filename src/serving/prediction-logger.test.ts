@@ -60,6 +60,30 @@ test('a full buffer drops and counts instead of blocking', async () => {
   assert.equal(sink.rows.length, 8);
 });
 
+test('a backed-up buffer is written in bounded slices, and flush waits for what was buffered when it was called', async () => {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const sink = new (class extends MemorySink {
+    override async write(rows: PredictionRecord[]): Promise<void> {
+      await gate;
+      await super.write(rows);
+    }
+  })();
+  const metrics = new ServingMetrics(new Registry());
+  const logger = new PredictionLogger({ sink, metrics, clock: new FakeClock(), log, bufferSize: 10_000, batchSize: 10, flushIntervalMs: 10_000 });
+  const slices: number[] = [];
+  logger.addObserver((rows) => slices.push(rows.length));
+  for (let i = 0; i < 30; i++) assert.equal(logger.enqueue(batch(10)), true);
+  const flushed = logger.flush();
+  open();
+  await flushed;
+  assert.equal(sink.rows.length, 300, 'everything buffered before the call is stored when flush resolves');
+  assert.ok(Math.max(...slices) <= 80, `no slice above 8 batches of rows: ${slices.join(', ')}`);
+  assert.equal(slices.reduce((a, b) => a + b, 0), 300);
+  assert.equal(new Set(sink.rows.map((r) => r.id)).size, 300, 'no row written twice');
+  await logger.close();
+});
+
 test('a failed write is counted as dropped and the logger keeps going', async () => {
   const sink = new MemorySink();
   const metrics = new ServingMetrics(new Registry());

@@ -22,6 +22,9 @@ export interface PredictionBatch {
   outputs: () => unknown[];
 }
 
+/** A flush writes at most this many of the logger's batches' worth of rows at a time (see flush). */
+const FLUSH_SLICE_BATCHES = 8;
+
 /**
  * The prediction log: a bounded in-memory buffer drained by batched writes. `enqueue` never waits; when the buffer
  * is full the batch is dropped and counted, so a slow store degrades the log, never the answers.
@@ -71,21 +74,40 @@ export class PredictionLogger {
     this.observers.push(fn);
   }
 
-  /** Writes everything buffered so far; resolves when it is in the store (feedback calls this before joining). */
+  /**
+   * Writes everything buffered so far; resolves when it is in the store (feedback calls this before joining). The
+   * buffer is written in slices of at most FLUSH_SLICE_BATCHES × batchSize rows, so when the store falls behind and
+   * the buffer fills, one flush never turns the whole buffer into rows at once on the event loop (a stall of its
+   * own, and every row alive at the same time); rows buffered after the call are left to the next flush.
+   */
   async flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
     while (this.flushing) await this.flushing;
-    if (this.queue.length === 0) return;
-    const batches = this.queue;
-    this.queue = [];
-    this.queuedRows = 0;
-    this.flushing = this.write(batches).finally(() => {
-      this.flushing = undefined;
-    });
-    await this.flushing;
+    let owed = this.queuedRows;
+    while (owed > 0 && this.queue.length > 0) {
+      const batches = this.takeSlice();
+      owed -= batches.reduce((n, b) => n + b.ids.length, 0);
+      this.flushing = this.write(batches).finally(() => {
+        this.flushing = undefined;
+      });
+      await this.flushing;
+      while (this.flushing) await this.flushing;
+    }
+  }
+
+  /** Takes whole batches off the front of the buffer, up to a slice's rows (always at least one batch). */
+  private takeSlice(): PredictionBatch[] {
+    const limit = this.deps.batchSize * FLUSH_SLICE_BATCHES;
+    let rows = 0;
+    let k = 0;
+    while (k < this.queue.length && (k === 0 || rows + this.queue[k]!.ids.length <= limit)) rows += this.queue[k++]!.ids.length;
+    const taken = k === this.queue.length ? this.queue : this.queue.slice(0, k);
+    this.queue = k === this.queue.length ? [] : this.queue.slice(k);
+    this.queuedRows -= rows;
+    return taken;
   }
 
   /** Flushes and stops accepting events. */
