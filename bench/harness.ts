@@ -258,6 +258,25 @@ export async function logCounters(info: ServerInfo, errorChars = Infinity): Prom
   };
 }
 
+/**
+ * Waits until the server's prediction log is idle: nothing buffered and no rows written over the last 200 ms (the
+ * writer has caught up). A case that outran the log (batched requests, say) would otherwise leave its backlog to be
+ * written during the next case's measurement. Returns the milliseconds waited; gives up after `maxMs`.
+ */
+export async function settleLog(info: ServerInfo, maxMs: number): Promise<number> {
+  if (!info.metricsPath) return 0;
+  const started = Date.now();
+  let last = await logCounters(info);
+  while (Date.now() - started < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const now = await logCounters(info);
+    if (!now || !last) return Date.now() - started;
+    if (now.buffered === 0 && now.written === last.written) return Date.now() - started;
+    last = now;
+  }
+  return Date.now() - started;
+}
+
 /** The prediction log's part of one measured run, when both counter readings exist. */
 export function predictionLogOf(
   before: LogCounters | undefined, after: LogCounters | undefined, result: Result, benchCase: BenchCase,

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import type { ServerInfo } from './child.ts';
 import {
-  alive, BENCH_DIR, failuresOf, fmt, fmtInt, intSetting, latencyStats, load, logCounters, machineOf, predictionLogOf,
+  alive, BENCH_DIR, failuresOf, settleLog, fmt, fmtInt, intSetting, latencyStats, load, logCounters, machineOf, predictionLogOf,
   RESULTS_DIR, ROOT, RSS_SAMPLE_MS, runBench, startNodeChild, statusMb, stopChild, stopChildren, tempDirs, threadEnvOf,
   track, warnIfLoaded, watchProcess, writeResults,
   type BenchCase, type LoadMeasurement, type Prediction, type ProcessUse,
@@ -32,6 +32,8 @@ const COMPILED_SERVERS_DIR = path.join(RESULTS_DIR, '.servers');
 const FASTAPI_SCRIPT = path.join(BENCH_DIR, 'baselines', 'fastapi_server.py');
 const READY_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 15_000;
+/** How long a measurement waits at most for the previous one's prediction-log backlog to be written (settleLog). */
+const SETTLE_MAX_MS = 120_000;
 /** How much of a failed metrics response an error quotes. */
 const LOG_ERROR_CHARS = 200;
 /** Tarmac and the bare server run the same session (but maybe in other batch shapes): float32 rounding only. */
@@ -305,6 +307,8 @@ async function measure(
 ): Promise<Measurement> {
   if (!alive(server.child)) throw new Error(`${server.label} exited (code ${server.child.exitCode}, signal ${server.child.signalCode})`);
   const tag = `${model} ${server.label} ${benchCase.name} c=${connections}${round === undefined ? '' : ` r${round}/${settings.rounds}`}`;
+  const settledMs = await settleLog(server.info, SETTLE_MAX_MS);
+  if (settledMs > 1_000) process.stderr.write(`  ${tag}: waited ${fmt(settledMs / 1000, 1)} s for the prediction log to catch up first\n`);
   let warmupFailures = 0;
   if (settings.warmupS > 0) {
     const { result } = await load(server.info, benchCase, connections, settings.warmupS, settings.timeoutS);
