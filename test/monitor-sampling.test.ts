@@ -89,6 +89,11 @@ test('an idle start does not hide a burst: the pace is measured over the recent 
     assert.ok(w);
     assert.equal(w.rows, 16_010);
     assert.ok(w.quality.profiled_rows <= 1.2 * budget, `profiled ${w.quality.profiled_rows} events, budget ${budget}`);
+    // Per second, a window profiles at most 4× its even share (budget / 60 s = 50/s): ~200/s over the 4 s burst, after
+    // the first 1,024 events that arrive before the pace is known. Spending what is left of the budget over the
+    // window's last seconds instead profiled ~2,600.
+    assert.ok(w.quality.profiled_rows <= 1_024 + 4 * 200 * 1.25, `profiled ${w.quality.profiled_rows} events in a 4 s burst`);
+    assert.ok(w.quality.profiled_rows >= 1_024 + 4 * 200 * 0.5, `a burst is still sampled: ${w.quality.profiled_rows}`);
   } finally {
     await f.close();
   }

@@ -164,6 +164,12 @@ const RATE_CHECK_EVERY = 512;
 const RATE_MIN_ELAPSED_MS = 50;
 /** However busy a window turns out, at least this share of maxProfiledRows is spread over what is left of it. */
 const RATE_FLOOR_SHARE = 0.1;
+/**
+ * However the budget is spread, a window never profiles faster than this many times its even share per second
+ * (maxProfiledRows over the window's length): a burst, a first window that starts late, or what is left of a window
+ * after a restart would otherwise spend the whole budget in seconds, on the event loop that answers requests.
+ */
+const RATE_BURST_FACTOR = 4;
 /** Windows whose performance is kept in memory for late labels. */
 const MAX_PERFORMANCE_WINDOWS = 2_000;
 /** Names people register metrics under, mapped to the monitor's. */
@@ -1027,21 +1033,24 @@ export class MonitorService {
    * whatever the traffic: a first window (no history), a spike far above the past windows, or a lull below them. The
    * events still to come are projected from the recent pace (the events since the last measure, so an idle start
    * does not hide a burst); what is left of the budget is spread over them, never less than RATE_FLOOR_SHARE of it
-   * (so a burst that spent the budget early still leaves the rest of the window represented). Counts stay exact
-   * (`rows`); the profile is a sample whose rate may change within the window.
+   * (so a burst that spent the budget early still leaves the rest of the window represented), and never faster than
+   * RATE_BURST_FACTOR times the window's even share per second (so the cost per second is bounded too). Counts stay
+   * exact (`rows`); the profile is a sample whose rate may change within the window.
    */
   private adaptRate(w: WindowState, now: number): void {
     w.nextRateCheck = w.rows + RATE_CHECK_EVERY;
     const elapsed = now - w.paceAt;
     const remainingMs = w.start + this.windowMs - now;
     if (elapsed < RATE_MIN_ELAPSED_MS || remainingMs <= 0) return;
-    const projected = ((w.rows - w.paceRows) / elapsed) * remainingMs;
+    const pace = (w.rows - w.paceRows) / elapsed; // events per ms
+    const projected = pace * remainingMs;
     w.paceAt = now;
     w.paceRows = w.rows;
     if (projected < 1) return;
     const budget = this.maxProfiledRows - w.profiled;
     const floor = (RATE_FLOOR_SHARE * this.maxProfiledRows) / (w.rows + projected);
-    w.rate = Math.min(1, Math.max(budget / projected, floor));
+    const ceiling = (RATE_BURST_FACTOR * this.maxProfiledRows) / this.windowMs / pace;
+    w.rate = Math.min(1, ceiling, Math.max(budget / projected, floor));
   }
 
   private context(model: string, version: number): Promise<Context | undefined> {
