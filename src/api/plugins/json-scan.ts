@@ -93,3 +93,32 @@ export function scanJson(text: string, maxDepth: number): JsonScan {
   }
   return { tooDeep: false, records: found };
 }
+
+/**
+ * The spans of the records of a body that JSON.parse accepted and the records request schema validated (records are
+ * objects of scalars, nothing else nests), found with a few `indexOf` calls instead of a pass over every character;
+ * undefined when a string in the body holds a brace, where only scanJson can tell structure from text.
+ *
+ * Why it is exact: such a body has exactly `count + 1` structural `{` and `}` (the body's and one per record). When the
+ * text holds no more of either, none is inside a string, so the k-th record runs from the (k + 1)-th `{` to the k-th
+ * `}`. Depth needs no check either: the schema bounds it at 3.
+ */
+export function recordSpansOfValidBody(text: string, count: number): [number, number][] | undefined {
+  const opens = new Array<number>(count + 1);
+  let at = -1;
+  for (let k = 0; k <= count; k++) {
+    at = text.indexOf('{', at + 1);
+    if (at < 0) return undefined;
+    opens[k] = at;
+  }
+  if (text.indexOf('{', at + 1) >= 0) return undefined;
+  const spans = new Array<[number, number]>(count);
+  at = -1;
+  for (let k = 0; k <= count; k++) {
+    at = text.indexOf('}', at + 1);
+    if (at < 0) return undefined;
+    if (k < count) spans[k] = [opens[k + 1]!, at + 1];
+  }
+  if (text.indexOf('}', at + 1) >= 0) return undefined;
+  return spans;
+}
