@@ -11,7 +11,7 @@ import { applyEdgeValidation, type EdgeOutcome, type EdgeValidation, type Fallba
 import { fallbackRecords, reindexIssues } from './fallback-version.ts';
 import type { LoadedVersion, ModelPool } from './model-pool.ts';
 import type { PredictionLogger } from './prediction-logger.ts';
-import type { Route, RouteSource, RouteTable } from './route-table.ts';
+import type { LiveVariant, Route, RouteSource, RouteTable } from './route-table.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
 
 /** One record's answer in the records API. */
@@ -100,6 +100,7 @@ export class PredictService {
     try {
       const received = this.recordsOf(body);
       const subjects = this.subjectsOf(body, received.length);
+      if (!variant.edge) return await this.answerAll(route, variant, received, subjects, unit, ctx);
       let records = received;
       let outcome: EdgeOutcome | undefined;
       let fallback: boolean[] | undefined;
@@ -159,10 +160,7 @@ export class PredictService {
       });
       if (modelRecords.length > 0) this.observe(model, loaded, variant.name, 'records', modelRecords.length, latencyMs);
       const logged = (i: number) => {
-        const p = predictions[i]!;
-        const withUnit = unit === undefined ? p : { ...p, unit };
-        const subject = subjects?.[i];
-        const withSubject = typeof subject === 'string' ? { ...withUnit, subject } : withUnit;
+        const withSubject = loggedOutput(predictions[i]!, unit, subjects?.[i]);
         return imputed?.[i] ? { ...withSubject, imputed: imputed[i], imputed_from: imputedFrom![i] } : withSubject;
       };
       // The log keeps what the client sent; the imputation and fallback flags travel with the output.
@@ -198,6 +196,46 @@ export class PredictService {
       this.countError(model, version, variant.name, err);
       throw err;
     }
+  }
+
+  /**
+   * predictRecords for a variant without a contract at the serving edge: nothing is imputed or sent to a fallback, so
+   * one run of the model answers every record. The same answers, log events and metrics as the general path, without
+   * its per-request bookkeeping (this is the hot path of most deployments).
+   */
+  private async answerAll(
+    route: Route, variant: LiveVariant, received: unknown[], subjects: (string | null)[] | undefined, unit: string | undefined,
+    ctx: RequestContext,
+  ): Promise<RecordsAnswer> {
+    const { model } = route;
+    const loaded = variant.loaded;
+    const { version, signature } = loaded.version;
+    const feeds = recordsToFeeds(signature, received);
+    const started = performance.now();
+    const outputs = await loaded.use((m) => m.run(feeds));
+    const latencyMs = performance.now() - started;
+    const predictions = outputsToPredictions(signature, outputs, received.length);
+    const n = predictions.length;
+    const ids = new Array<string>(n);
+    const answers = new Array<RecordAnswer>(n);
+    for (let i = 0; i < n; i++) {
+      const id = newTimeOrderedId();
+      ids[i] = id;
+      answers[i] = { id, version, ...predictions[i]! };
+    }
+    this.observe(model, loaded, variant.name, 'records', n, latencyMs);
+    const raw = ctx.rawRecords !== undefined && ctx.rawRecords.length === n ? ctx.rawRecords : undefined;
+    this.deps.logger.enqueue({
+      model, version, variant: variant.name, requestId: ctx.requestId, createdAt: this.deps.clock.now(), latencyMs, ids,
+      inputs: () => received,
+      ...(raw ? { inputsJson: raw } : {}),
+      outputs: () => (unit === undefined && subjects === undefined ? predictions : predictions.map((p, i) => loggedOutput(p, unit, subjects?.[i]))),
+    });
+    if (route.shadows.length > 0) {
+      // Off the response path: a shadow's latency or failure never reaches the client.
+      setImmediate(() => void this.runShadows(route, received, answers, ctx.requestId));
+    }
+    return { model, version, variant: variant.name, request_id: ctx.requestId, predictions: answers };
   }
 
   /**
@@ -426,6 +464,12 @@ function mergeFallback(fallback: boolean[], fromModel: RecordPrediction[], from:
 }
 
 /** A record's answer before it gets its id and version. */
+/** A prediction as the log keeps it: with the experiment's unit key and the record's subject, when there are. */
+function loggedOutput<P extends object>(p: P, unit: string | undefined, subject: string | null | undefined): P & { unit?: string; subject?: string } {
+  const withUnit = unit === undefined ? p : { ...p, unit };
+  return typeof subject === 'string' ? { ...withUnit, subject } : withUnit;
+}
+
 type RecordAnswerBody = RecordPrediction & { fallback?: true; violations?: { field: string; rule: string }[] };
 
 /** An experiment's unit key for a request: its header, or the field of the first record; undefined when absent. */
