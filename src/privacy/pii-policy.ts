@@ -63,8 +63,14 @@ export class PiiPolicy {
    */
   async protectPredictions(rows: readonly PredictionRecord[]): Promise<PredictionRecord[]> {
     const out: PredictionRecord[] = [];
+    // Rows come in runs of one version: its rules are looked up (and awaited) once per run, not once per row.
+    let rules: PiiRule[] = [];
+    let rulesOf: PredictionRecord | undefined;
     for (const row of rows) {
-      const rules = await this.versionRules(row.model, row.version);
+      if (rulesOf === undefined || row.model !== rulesOf.model || row.version !== rulesOf.version) {
+        rules = await this.versionRules(row.model, row.version);
+        rulesOf = row;
+      }
       const outputs = this.protectSubject(row.outputs);
       if (rules.length === 0) {
         out.push(outputs === row.outputs ? row : { ...row, outputs });
