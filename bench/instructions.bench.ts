@@ -1,4 +1,5 @@
 import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import {
   type LogCounters, type Prediction,
 } from './harness.ts';
 import { benchRecords, generateBenchModels, type GeneratedModel } from './models/generate.ts';
+import { median } from './rounds.ts';
 import { buildSetting, compileServers, NODE_FLAGS, serverEntry, type NodeServerKind } from './servers.ts';
 
 // The CPU-cost benchmark: instructions executed per request by Tarmac and by the bare node:http + ONNX Runtime server,
@@ -35,11 +37,21 @@ const NODE_AGREEMENT = 1e-5;
 /** Threads below this share of a window's instructions are summed into one `rest` row in the Markdown. */
 const THREAD_ROW_MIN_SHARE = 0.001;
 const TOP_FUNCTIONS = 5;
+/** Requests per connection in the warm-up; a window sends all its requests over one connection. */
+const WARMUP_CONNECTION_REQUESTS = 250;
 /**
- * Under valgrind the model's timed probe is ~50× slower than natively, so Tarmac would place the small model in its
- * worker-thread pool, which it never does natively; this keeps it inline (on the event loop), as in production.
+ * Tarmac's settings that valgrind's slowness would otherwise change; a value in the environment wins.
+ * - TARMAC_INLINE_MAX_US: the model's timed probe at load is ~50× slower under valgrind, so Tarmac would place the
+ *   small model in its worker-thread pool, which it never does natively; this keeps it inline, as in production.
+ * - TARMAC_MONITOR_MAX_PROFILED_ROWS: the monitor profiles a sample sized by the request rate (about 20,000 events per
+ *   5-minute window). At valgrind's ~40 requests/s that is every request, and a faster machine would sample less, so
+ *   the count would depend on the machine; a budget out of reach pins it: every request is profiled (an upper bound
+ *   of the monitor's cost: at thousands of requests/s it profiles a few per cent).
  */
-const TARMAC_ENV = { TARMAC_INLINE_MAX_US: process.env.TARMAC_INLINE_MAX_US || '1000000' };
+const TARMAC_ENV = {
+  TARMAC_INLINE_MAX_US: process.env.TARMAC_INLINE_MAX_US || '1000000',
+  TARMAC_MONITOR_MAX_PROFILED_ROWS: process.env.TARMAC_MONITOR_MAX_PROFILED_ROWS || '10000000',
+};
 
 const execFileAsync = promisify(execFile);
 
@@ -47,8 +59,11 @@ const execFileAsync = promisify(execFile);
 interface Settings {
   /** Requests measured per (server, case). */
   requests: number;
-  /** Requests sent before each window, not measured. */
+  /** Requests sent before a case's first window, not measured. */
   warmup: number;
+  /** Measured windows per (server, case); the summary is their median. */
+  windows: number;
+  servers: NodeServerKind[];
   /** Records per request, one case each. */
   records: number[];
   /** How long the window stays open after the last measured response, for the prediction log's writer. */
@@ -75,6 +90,8 @@ interface Measurement {
   server: NodeServerKind;
   case: string;
   records: number;
+  /** Which of the case's windows (1-based), all in the same server process, one after another. */
+  window: number;
   requests: number;
   warmup: number;
   /** Wall seconds the window was open (requests + tail), under valgrind. */
@@ -82,10 +99,11 @@ interface Measurement {
   mainPerRequest: number;
   totalPerRequest: number;
   /**
-   * All threads but V8's compiler threads: TurboFan/Maglev work left over from the warm-up comes in a few large,
-   * lumpy compilations, so this is steadier than the total.
+   * All threads but V8's platform threads: the request's own work (main thread, prediction-log writer, ONNX Runtime)
+   * without the background GC and compilation, which come in lumps (a major GC, a few TurboFan compilations left over
+   * from the warm-up) that one window catches and the next does not.
    */
-  exceptCompilerPerRequest: number;
+  exceptPlatformPerRequest: number;
   threads: ThreadCost[];
   /** Tarmac only: prediction log rows written in the window (expected: requests × records) and still buffered after. */
   predictionLog?: { expected: number; written: number; dropped: number; bufferedAfter: number };
@@ -93,12 +111,28 @@ interface Measurement {
   files: string[];
 }
 
-/** Tarmac / bare for one case. */
+/** One (server, case): the median of its windows, per column. */
+interface Summary {
+  server: NodeServerKind;
+  case: string;
+  records: number;
+  windows: number;
+  mainPerRequest: number;
+  totalPerRequest: number;
+  exceptPlatformPerRequest: number;
+  /** Per window, in order: main thread and all threads, Ir/request. */
+  mainByWindow: number[];
+  totalByWindow: number[];
+  /** The window whose all-threads count is the median (the lower middle one for an even count): its threads are in the report. */
+  medianWindow: number;
+}
+
+/** Tarmac / bare for one case, of the medians. */
 interface Ratio {
   case: string;
   main: number;
   total: number;
-  exceptCompiler: number;
+  exceptPlatform: number;
 }
 
 /** A server running under callgrind. */
@@ -131,10 +165,22 @@ function recordsSetting(): number[] {
   });
 }
 
+function serversSetting(): NodeServerKind[] {
+  const raw = process.env.BENCH_IR_SERVERS ?? '';
+  if (raw.trim() === '') return ['bare', 'tarmac'];
+  return raw.split(',').map((s) => {
+    const kind = s.trim();
+    if (kind !== 'bare' && kind !== 'tarmac') throw new Error(`BENCH_IR_SERVERS: "${s}" is neither bare nor tarmac (in "${raw}")`);
+    return kind;
+  });
+}
+
 function readSettings(): Settings {
   return {
     requests: intSetting('BENCH_IR_REQUESTS', 1000, 1, 1_000_000),
     warmup: intSetting('BENCH_IR_WARMUP', 10_000, 0, 1_000_000),
+    windows: intSetting('BENCH_IR_WINDOWS', 3, 1, 20),
+    servers: serversSetting(),
     records: recordsSetting(),
     tailMs: intSetting('BENCH_IR_TAIL_MS', 1500, 0, 60_000),
     intraOpThreads: intSetting('BENCH_INTRA_OP_THREADS', 1, 1, 256),
@@ -161,7 +207,7 @@ function valgrindVersion(): string {
  * server a start under valgrind and per case warm-up + window.
  */
 function expectedSeconds(s: Settings): number {
-  const perCase = s.records.map((n) => (s.warmup * 0.003 + s.requests * 0.015) * Math.max(1, n / 4) + (QUIET_MS + s.tailMs) / 1000 + 2);
+  const perCase = s.records.map((n) => (s.warmup * 0.003 + s.windows * s.requests * 0.015) * Math.max(1, n / 4) + s.windows * ((QUIET_MS + s.tailMs) / 1000 + 3));
   return (s.build === 'dist' ? 30 : 0) + 2 * (15 + perCase.reduce((a, b) => a + b, 0));
 }
 
@@ -227,16 +273,61 @@ function casesOf(settings: Settings): IrCase[] {
   }));
 }
 
-/** Sends `count` requests one at a time (c=1); throws on the first that is not a 200 with one prediction per record. */
-async function send(server: Running, benchCase: IrCase, count: number): Promise<void> {
-  const url = `${server.info.url}${server.info.path}`;
-  const headers = { ...server.info.headers, 'content-type': 'application/json' };
+/**
+ * The bench's HTTP client: one keep-alive connection at a time, opened by the first request after `reconnect()` and
+ * closed by the client. Connections open and close at request counts the bench chooses, never on a timer: a server
+ * closing an idle connection (node's default keepAliveTimeout is 5 s) in or just before a window runs code V8 has
+ * not seen on that path and deoptimises the socket and stream functions, so the count would depend on how long the
+ * pauses took on a busy machine.
+ */
+class Client {
+  private agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly url: URL;
+  private readonly headers: Record<string, string>;
+
+  constructor(info: ServerInfo) {
+    this.url = new URL(`${info.url}${info.path}`);
+    this.headers = { ...info.headers, 'content-type': 'application/json' };
+  }
+
+  /** POSTs a body and reads the whole answer. */
+  post(body: string): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(this.url, {
+        method: 'POST', agent: this.agent, headers: { ...this.headers, 'content-length': Buffer.byteLength(body) },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  /** Closes the connection (if any); the next request opens a new one. */
+  reconnect(): void {
+    this.agent.destroy();
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/**
+ * Sends `count` requests one at a time (c=1), a new connection every `perConnection` requests; throws on the first
+ * answer that is not a 200 with one prediction per record.
+ */
+async function send(client: Client, label: string, benchCase: IrCase, count: number, perConnection = Infinity): Promise<void> {
   for (let i = 0; i < count; i++) {
-    const res = await fetch(url, { method: 'POST', headers, body: benchCase.bodies[i % benchCase.bodies.length] });
-    const text = await res.text();
-    const predictions = res.status === 200 ? (JSON.parse(text) as { predictions?: unknown[] }).predictions : undefined;
+    if (i > 0 && i % perConnection === 0) client.reconnect();
+    const { status, text } = await client.post(benchCase.bodies[i % benchCase.bodies.length]!);
+    const predictions = status === 200 ? (JSON.parse(text) as { predictions?: unknown[] }).predictions : undefined;
     if (predictions?.length !== benchCase.records) {
-      throw new Error(`${server.kind} ${benchCase.name}: request ${i + 1} of ${count} answered ${res.status}: ${text.slice(0, 300)}`);
+      throw new Error(`${label} ${benchCase.name}: request ${i + 1} of ${count} answered ${status}: ${text.slice(0, 300)}`);
     }
   }
 }
@@ -262,24 +353,42 @@ function logDelta(before: LogCounters | undefined, after: LogCounters | undefine
 }
 
 /**
- * One window: warm-up, quiet, instrumentation on, the measured requests, the tail, instrumentation off, a dump. The
- * /metrics reads around it (Tarmac's prediction log) happen while instrumentation is off.
+ * The warm-up before a case's windows: requests not measured, so V8 has compiled the hot code first, over connections
+ * of WARMUP_CONNECTION_REQUESTS requests so that opening and closing one is warm too.
  */
-async function measure(server: Running, benchCase: IrCase, settings: Settings): Promise<Measurement> {
+async function warmUp(server: Running, benchCase: IrCase, settings: Settings): Promise<void> {
   if (!alive(server.child)) throw new Error(`${server.kind} exited (code ${server.child.exitCode}, signal ${server.child.signalCode})`);
-  const tag = `${server.kind} ${benchCase.name}`;
-  process.stderr.write(`  ${tag}: ${fmtInt(settings.warmup)} warm-up requests\n`);
-  const warmStart = Date.now();
-  await send(server, benchCase, settings.warmup);
+  const started = Date.now();
+  const client = new Client(server.info);
+  try {
+    await send(client, server.kind, benchCase, settings.warmup, WARMUP_CONNECTION_REQUESTS);
+  } finally {
+    client.close();
+  }
+  process.stderr.write(`  ${server.kind} ${benchCase.name}: ${fmtInt(settings.warmup)} warm-up requests took ${fmt((Date.now() - started) / 1000, 0)} s\n`);
+}
+
+/**
+ * One window: the prediction log idle, a quiet pause, instrumentation on, the measured requests over one new
+ * connection, the tail, instrumentation off, the connection closed, a dump. The /metrics reads around it (Tarmac's
+ * prediction log) happen while instrumentation is off.
+ */
+async function measureWindow(server: Running, benchCase: IrCase, settings: Settings, window: number): Promise<Measurement> {
+  if (!alive(server.child)) throw new Error(`${server.kind} exited (code ${server.child.exitCode}, signal ${server.child.signalCode})`);
+  const tag = `${server.kind} ${benchCase.name} window ${window}/${settings.windows}`;
   await settleLog(server.info, SETTLE_MAX_MS);
   const before = await logCounters(server.info);
   await delay(QUIET_MS);
-  process.stderr.write(`  ${tag}: warm-up took ${fmt((Date.now() - warmStart) / 1000, 0)} s; ${fmtInt(settings.requests)} measured requests\n`);
   const started = Date.now();
-  await control(server, '-i', 'on');
-  await send(server, benchCase, settings.requests);
-  await delay(settings.tailMs);
-  await control(server, '-i', 'off');
+  const client = new Client(server.info);
+  try {
+    await control(server, '-i', 'on');
+    await send(client, server.kind, benchCase, settings.requests);
+    await delay(settings.tailMs);
+    await control(server, '-i', 'off');
+  } finally {
+    client.close();
+  }
   const windowS = (Date.now() - started) / 1000;
   await control(server, '-d');
   server.dumps += 1;
@@ -293,18 +402,19 @@ async function measure(server: Running, benchCase: IrCase, settings: Settings): 
     server: server.kind,
     case: benchCase.name,
     records: benchCase.records,
+    window,
     requests: settings.requests,
     warmup: settings.warmup,
     windowS,
     mainPerRequest: main?.irPerRequest ?? Number.NaN,
     totalPerRequest: perRequest(threads),
-    exceptCompilerPerRequest: perRequest(threads.filter((t) => t.role !== 'V8 platform: compiler')),
+    exceptPlatformPerRequest: perRequest(threads.filter((t) => !t.role.startsWith('V8 platform'))),
     threads,
     ...(predictionLog ? { predictionLog } : {}),
     files,
   };
   process.stderr.write(`  ${tag}: ${fmtInt(m.mainPerRequest)} instructions/request on the main thread, ${fmtInt(m.totalPerRequest)} in all `
-    + `${threads.length} threads, ${fmtInt(m.exceptCompilerPerRequest)} without V8's compiler threads (window ${fmt(windowS, 1)} s)\n`);
+    + `${threads.length} threads, ${fmtInt(m.exceptPlatformPerRequest)} without V8's platform threads (${fmt(windowS, 1)} s)\n`);
   const log = m.predictionLog;
   if (log && (log.written < log.expected || log.bufferedAfter > 0)) {
     process.stderr.write(`warning: ${tag}: the prediction log wrote ${log.written} of ${log.expected} rows while instrumentation was on `
@@ -332,7 +442,10 @@ async function measureServer(
     const got = await answers(server.info, kind, sample);
     if (reference) assertAgreement(got, kind, reference, 'bare', NODE_AGREEMENT);
     const measurements: Measurement[] = [];
-    for (const benchCase of cases) measurements.push(await measure(server, benchCase, settings));
+    for (const benchCase of cases) {
+      await warmUp(server, benchCase, settings);
+      for (let w = 1; w <= settings.windows; w++) measurements.push(await measureWindow(server, benchCase, settings, w));
+    }
     return { measurements, answers: got, facts: server.info.facts, exit: await finish(server) };
   } finally {
     await stopChild(server.child, STOP_TIMEOUT_MS);
@@ -342,16 +455,38 @@ async function measureServer(
 // ---------------------------------------------------------------------------------------------------------------
 // report
 
-function ratiosOf(results: Measurement[]): Ratio[] {
+/** Each (server, case) in run order, summarised over its windows. */
+function summariesOf(windows: Measurement[]): Summary[] {
+  const groups = new Map<string, Measurement[]>();
+  for (const m of windows) groups.set(`${m.server}\0${m.case}`, [...(groups.get(`${m.server}\0${m.case}`) ?? []), m]);
+  return [...groups.values()].map((list) => {
+    const first = list[0]!;
+    const of = (f: (m: Measurement) => number): number => median(list.map(f)) ?? Number.NaN;
+    return {
+      server: first.server,
+      case: first.case,
+      records: first.records,
+      windows: list.length,
+      mainPerRequest: of((m) => m.mainPerRequest),
+      totalPerRequest: of((m) => m.totalPerRequest),
+      exceptPlatformPerRequest: of((m) => m.exceptPlatformPerRequest),
+      mainByWindow: list.map((m) => m.mainPerRequest),
+      totalByWindow: list.map((m) => m.totalPerRequest),
+      medianWindow: [...list].sort((a, b) => a.totalPerRequest - b.totalPerRequest)[(list.length - 1) >> 1]!.window,
+    };
+  });
+}
+
+function ratiosOf(summaries: Summary[]): Ratio[] {
   const out: Ratio[] = [];
-  for (const t of results.filter((m) => m.server === 'tarmac')) {
-    const b = results.find((m) => m.server === 'bare' && m.case === t.case);
+  for (const t of summaries.filter((m) => m.server === 'tarmac')) {
+    const b = summaries.find((m) => m.server === 'bare' && m.case === t.case);
     if (b) {
       out.push({
         case: t.case,
         main: t.mainPerRequest / b.mainPerRequest,
         total: t.totalPerRequest / b.totalPerRequest,
-        exceptCompiler: t.exceptCompilerPerRequest / b.exceptCompilerPerRequest,
+        exceptPlatform: t.exceptPlatformPerRequest / b.exceptPlatformPerRequest,
       });
     }
   }
@@ -373,24 +508,32 @@ function threadRows(m: Measurement): string[] {
   return rows;
 }
 
-function markdown(meta: Record<string, string>, results: Measurement[], ratios: Ratio[]): string {
+const thousands = (values: number[]): string => values.map((v) => `${fmt(v / 1000, 0)}k`).join(' / ');
+
+function markdown(meta: Record<string, string>, summaries: Summary[], ratios: Ratio[], windows: Measurement[]): string {
   const lines = ['# Instructions per request: Tarmac vs bare node:http + ONNX Runtime (callgrind)', ''];
   for (const [k, v] of Object.entries(meta)) lines.push(`- ${k}: ${v}`);
-  lines.push('', '| case | server | main thread Ir/request | all threads Ir/request | all but V8 compiler threads Ir/request | all threads Ir/record | prediction log rows written in window |',
-    '| --- | --- | ---: | ---: | ---: | ---: | --- |');
-  for (const m of results) {
-    const log = m.predictionLog ? `${fmtInt(m.predictionLog.written)} of ${fmtInt(m.predictionLog.expected)}` : 'n/a';
-    lines.push(`| ${m.case} | ${m.server} | ${fmtInt(m.mainPerRequest)} | ${fmtInt(m.totalPerRequest)} | ${fmtInt(m.exceptCompilerPerRequest)} | `
-      + `${fmtInt(m.totalPerRequest / m.records)} | ${log} |`);
+  lines.push('', 'Ir/request, the median of the windows (each column on its own):', '',
+    '| case | server | main thread | all threads | all but V8 platform threads | all threads per record | per window: main thread | per window: all threads |',
+    '| --- | --- | ---: | ---: | ---: | ---: | --- | --- |');
+  for (const m of summaries) {
+    lines.push(`| ${m.case} | ${m.server} | ${fmtInt(m.mainPerRequest)} | ${fmtInt(m.totalPerRequest)} | ${fmtInt(m.exceptPlatformPerRequest)} | `
+      + `${fmtInt(m.totalPerRequest / m.records)} | ${thousands(m.mainByWindow)} | ${thousands(m.totalByWindow)} |`);
   }
-  for (const r of ratios) lines.push(`| ${r.case} | **Tarmac / bare** | **${fmt(r.main)}×** | **${fmt(r.total)}×** | **${fmt(r.exceptCompiler)}×** | | |`);
-  for (const m of results) {
-    lines.push('', `## Threads: ${m.server}, ${m.case}`, '',
+  for (const r of ratios) lines.push(`| ${r.case} | **Tarmac / bare** | **${fmt(r.main)}×** | **${fmt(r.total)}×** | **${fmt(r.exceptPlatform)}×** | | | |`);
+  const logs = windows.filter((m) => m.predictionLog);
+  if (logs.length) {
+    lines.push('', `Tarmac's prediction log rows written while instrumentation was on, per window: `
+      + `${logs.map((m) => `${m.case} ${fmtInt(m.predictionLog!.written)} of ${fmtInt(m.predictionLog!.expected)}`).join(', ')}.`);
+  }
+  for (const s of summaries) {
+    const m = windows.find((w) => w.server === s.server && w.case === s.case && w.window === s.medianWindow)!;
+    lines.push('', `## Threads: ${m.server}, ${m.case} (window ${m.window} of ${s.windows}, the median by all threads)`, '',
       '| thread | role (guessed from its code) | Ir/request | share | top functions by self cost, % of the thread |', '| ---: | --- | ---: | ---: | --- |',
       ...threadRows(m));
   }
-  lines.push('', 'Ir: instructions executed in user space (callgrind counts no kernel time). Files: '
-    + `\`${path.relative(ROOT, CALLGRIND_DIR)}/<server>/callgrind.out.<case>-<thread>\` (\`callgrind_annotate\`, KCachegrind).`, '');
+  lines.push('', 'Ir: instructions executed in user space (callgrind counts no kernel time). V8 platform threads: background GC and '
+    + `compilation. Files: \`${path.relative(ROOT, CALLGRIND_DIR)}/<server>/callgrind.out.<dump>-<thread>\` (\`callgrind_annotate\`, KCachegrind).`, '');
   return lines.join('\n');
 }
 
@@ -405,13 +548,14 @@ async function main(): Promise<number> {
   }
   const settings = readSettings();
   const cases = casesOf(settings);
-  process.stderr.write(`instructions bench: bare and Tarmac under callgrind, lr30, ${cases.map((c) => c.name).join(' + ')}, `
-    + `${fmtInt(settings.warmup)} warm-up + ${fmtInt(settings.requests)} measured requests each, c=1; `
+  process.stderr.write(`instructions bench: ${settings.servers.join(' and ')} under callgrind, lr30, ${cases.map((c) => c.name).join(' + ')}, `
+    + `${fmtInt(settings.warmup)} warm-up + ${settings.windows} × ${fmtInt(settings.requests)} measured requests each, c=1; `
     + `about ${fmt(expectedSeconds(settings) / 60, 0)} min\n`);
   const startedAt = Date.now();
+  const loadBefore = os.loadavg();
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'tarmac-instructions-'));
   tempDirs.add(workDir);
-  const results: Measurement[] = [];
+  const windows: Measurement[] = [];
   const servers: Record<string, { facts: Record<string, string>; exit: string }> = {};
   let model: GeneratedModel;
   try {
@@ -424,10 +568,10 @@ async function main(): Promise<number> {
     model = (await generateBenchModels(path.join(workDir, 'models'))).lr30;
     const sample = benchRecords(3);
     let reference: Prediction[] | undefined;
-    for (const kind of ['bare', 'tarmac'] as const) {
+    for (const kind of settings.servers) {
       const run = await measureServer(kind, model, cases, settings, workDir, sample, reference);
       reference ??= run.answers;
-      results.push(...run.measurements);
+      windows.push(...run.measurements);
       servers[kind] = { facts: run.facts, exit: run.exit };
     }
   } finally {
@@ -438,22 +582,26 @@ async function main(): Promise<number> {
     tempDirs.delete(COMPILED_SERVERS_DIR);
   }
 
-  const ratios = ratiosOf(results);
+  const summaries = summariesOf(windows);
+  const ratios = ratiosOf(summaries);
   const meta: Record<string, string> = {
     date: new Date().toISOString(),
     node: process.version,
     valgrind: valgrindVersion(),
     onnxruntime: servers.bare?.facts.onnxruntime ?? 'unknown',
     machine: machineOf(),
-    model: `lr30 (${model.shape}), sha256 ${model.onnxSha256.slice(0, 16)}…, intra-op threads ${settings.intraOpThreads}, Tarmac with TARMAC_INLINE_MAX_US=${TARMAC_ENV.TARMAC_INLINE_MAX_US}`,
-    run: `per server and case ${fmtInt(settings.warmup)} warm-up requests, a ${QUIET_MS / 1000} s pause, then ${fmtInt(settings.requests)} measured `
-      + `requests one at a time (c=1) and a ${fmt(settings.tailMs / 1000, 1)} s tail with instrumentation on; took ${fmt((Date.now() - startedAt) / 1000, 0)} s`,
+    model: `lr30 (${model.shape}), sha256 ${model.onnxSha256.slice(0, 16)}…, intra-op threads ${settings.intraOpThreads}`,
+    'Tarmac settings': Object.entries(TARMAC_ENV).map(([k, v]) => `${k}=${v}`).join(', '),
+    run: `per server and case ${fmtInt(settings.warmup)} warm-up requests (a new connection every ${WARMUP_CONNECTION_REQUESTS}), then `
+      + `${settings.windows} window(s), each a ${QUIET_MS / 1000} s pause and ${fmtInt(settings.requests)} requests one at a time (c=1) over one new `
+      + `connection plus a ${fmt(settings.tailMs / 1000, 1)} s tail with instrumentation on; took ${fmt((Date.now() - startedAt) / 1000, 0)} s`,
+    'load average (1/5/15 min)': `${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after (it changes how long the run takes, not the counts)`,
     'node servers': settings.build === 'dist'
       ? `compiled (Tarmac from dist/, as \`npm run serve\`), node ${NODE_FLAGS.join(' ') || '(no flags)'}`
       : `from source through tsx (as \`npm start\`), node ${NODE_FLAGS.join(' ') || '(no flags)'}`,
     'server exits': Object.entries(servers).map(([k, v]) => `${k} ${v.exit}`).join(', '),
   };
-  await writeResults('instructions', { meta, settings, results, ratios, servers }, markdown(meta, results, ratios));
+  await writeResults('instructions', { meta, settings, summaries, ratios, windows, servers }, markdown(meta, summaries, ratios, windows));
   return 0;
 }
 
