@@ -18,9 +18,10 @@ import { buildSetting, compileServers, NODE_FLAGS, serverEntry, type NodeServerK
 
 // The CPU-cost benchmark: instructions executed per request by Tarmac and by the bare node:http + ONNX Runtime server,
 // counted by valgrind's callgrind, so the number does not depend on how fast or how busy the machine is. Each server
-// runs alone under callgrind with instrumentation off; after a warm-up the bench switches it on
-// (`callgrind_control -i on`), sends the measured requests one at a time, waits for the prediction log to be written,
-// switches it off and dumps one file per thread. See bench/README.md.
+// runs alone under callgrind with instrumentation off; after a warm-up, for each of a few windows, the bench switches
+// it on (`callgrind_control -i on`), sends the measured requests one at a time over one connection, waits for the
+// prediction log's writer, switches it off and dumps one file per thread; the report gives every window and their
+// medians. See bench/README.md.
 
 const CALLGRIND_DIR = path.join(RESULTS_DIR, 'callgrind');
 /** The servers compiled to JavaScript for BENCH_TARMAC_BUILD=dist (not perf.bench's directory: the two may overlap). */
