@@ -565,8 +565,8 @@ function markdown(meta: Record<string, string>, summaries: Summary[], ratios: Ra
   const logs = windows.filter((m) => m.predictionLog);
   if (logs.length) {
     const incomplete = logs.filter((m) => !m.predictionLog!.complete);
-    lines.push('', `Tarmac's prediction log: ${incomplete.length === 0 ? 'every' : `${logs.length - incomplete.length} of ${logs.length}`} `
-      + 'window(s) wrote (or left buffered, less than a batch) all their rows while instrumentation was on'
+    lines.push('', `Tarmac's prediction log: ${incomplete.length === 0 ? 'every window' : `${logs.length - incomplete.length} of ${logs.length} windows`} `
+      + 'wrote (or left buffered, less than a batch) all its rows while instrumentation was on'
       + `${incomplete.length ? `; not ${incomplete.map((m) => `${m.case} window ${m.window}`).join(', ')} (raise BENCH_IR_TAIL_MS)` : ''}.`);
   }
   for (const s of summaries) {
