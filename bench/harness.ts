@@ -8,9 +8,10 @@ import autocannon from 'autocannon';
 import type { Result } from 'autocannon';
 import { waitForReady, type ServerInfo } from './child.ts';
 
-// What the benchmark entry points (serve.bench.ts, perf.bench.ts) share: server children and their clean-up, the
-// autocannon run with per-response latencies, the prediction log counters, /proc CPU and RSS sampling, the watchdog and
-// signal handling around main, and the report output. See bench/README.md.
+// What the benchmark entry points (serve.bench.ts, perf.bench.ts, instructions.bench.ts) share: server children and
+// their clean-up, the autocannon run with per-response latencies, the prediction log counters, /proc CPU and RSS
+// sampling, the sanity requests that check two servers agree, the watchdog and signal handling around main, and the
+// report output. See bench/README.md.
 
 export const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
 export const ROOT = path.resolve(BENCH_DIR, '..');
@@ -148,10 +149,17 @@ export async function stopChildren(stopTimeoutMs: number): Promise<void> {
 }
 
 /** Spawns a node bench server child (args after the node binary) and waits for its ready line; stops it if that fails. */
-export async function startNodeChild(
+export function startNodeChild(
   label: string, args: string[], env: Record<string, string>, timeouts: { readyMs: number; stopMs: number },
 ): Promise<{ child: ChildProcess; info: ServerInfo }> {
-  const child = spawn(process.execPath, args, {
+  return startChild(label, process.execPath, args, env, timeouts);
+}
+
+/** Spawns a bench server child as `command args` (node, or node under valgrind) and waits for its ready line; stops it if that fails. */
+export async function startChild(
+  label: string, command: string, args: string[], env: Record<string, string>, timeouts: { readyMs: number; stopMs: number },
+): Promise<{ child: ChildProcess; info: ServerInfo }> {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -318,6 +326,43 @@ export function load(
 
 export function failuresOf(m: { non2xx: number; errors: number; warmupFailures: number }): number {
   return m.non2xx + m.errors + m.warmupFailures;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// agreement
+
+/** One sanity request of `records` to a server: its predictions, label and probabilities; throws unless 200 with one per record. */
+export async function answers(info: ServerInfo, label: string, records: Record<string, number>[]): Promise<Prediction[]> {
+  const res = await fetch(`${info.url}${info.path}`, {
+    method: 'POST',
+    headers: { ...info.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ records }),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${label}: sanity request answered ${res.status}: ${text.slice(0, 500)}`);
+  const body = JSON.parse(text) as { predictions?: Record<string, unknown>[] };
+  if (!Array.isArray(body.predictions) || body.predictions.length !== records.length) {
+    throw new Error(`${label}: sanity request answered without ${records.length} predictions: ${text.slice(0, 500)}`);
+  }
+  return body.predictions.map((p) => ({
+    label: Number(p.prediction ?? p.label),
+    probabilities: Object.values(p.probabilities as Record<string, number>),
+  }));
+}
+
+/** Throws unless both servers gave the same labels and probabilities within `tolerance`; returns the largest difference. */
+export function assertAgreement(a: Prediction[], aName: string, b: Prediction[], bName: string, tolerance: number): number {
+  let worst = 0;
+  a.forEach((x, i) => {
+    const y = b[i]!;
+    const diffs = x.probabilities.map((p, j) => Math.abs(p - (y.probabilities[j] ?? Number.NaN)));
+    const diff = Math.max(...diffs);
+    if (x.label !== y.label || x.probabilities.length !== y.probabilities.length || !(diff <= tolerance)) {
+      throw new Error(`${aName} and ${bName} disagree on sample record ${i}: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
+    }
+    worst = Math.max(worst, diff);
+  });
+  return worst;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,25 +1,24 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
-import ts from 'typescript';
 import type { ServerInfo } from './child.ts';
 import {
-  alive, BENCH_DIR, failuresOf, settleLog, fmt, fmtInt, intSetting, latencyStats, load, logCounters, machineOf, predictionLogOf,
+  alive, answers, assertAgreement, BENCH_DIR, failuresOf, settleLog, fmt, fmtInt, intSetting, latencyStats, load, logCounters, machineOf, predictionLogOf,
   RESULTS_DIR, ROOT, RSS_SAMPLE_MS, runBench, startNodeChild, statusMb, stopChild, stopChildren, tempDirs, threadEnvOf,
   track, warnIfLoaded, watchProcess, writeResults,
-  type BenchCase, type LoadMeasurement, type Prediction, type ProcessUse,
+  type BenchCase, type LoadMeasurement, type ProcessUse,
 } from './harness.ts';
 import {
   benchRecords, buildLogistic, DEFAULT_MLP_HIDDEN, generateBenchModels, timeSingleRow, writeModel,
   type GeneratedModel, type RunTiming,
 } from './models/generate.ts';
 import { medianRound, pairedRatio, pairedRatios } from './rounds.ts';
+import { buildSetting, compileServers, NODE_FLAGS, serverEntry } from './servers.ts';
 import type { BenchModelSpec } from './tarmac-server.ts';
 
 // The performance benchmark of the issue: Tarmac's records API (auth, validation, prediction log, metrics all on)
@@ -150,11 +149,7 @@ function readSettings(): Settings {
     timeoutS: intSetting('BENCH_TIMEOUT_S', 30, 1, 600),
     cases: listSetting<'single' | 'batch'>('BENCH_CASES', ['single', 'batch'], (s) => (s === 'single' || s === 'batch' ? s : undefined)),
     cpuProf: ['1', 'true', 'yes', 'on'].includes((process.env.BENCH_CPU_PROF ?? '').toLowerCase()),
-    build: (() => {
-      const raw = process.env.BENCH_TARMAC_BUILD || 'dist';
-      if (raw !== 'dist' && raw !== 'source') throw new Error(`BENCH_TARMAC_BUILD must be dist or source, got "${raw}"`);
-      return raw;
-    })(),
+    build: buildSetting(),
   };
 }
 
@@ -173,59 +168,9 @@ function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
-/**
- * The node flags Tarmac is launched with: those on bin/tarmac.js's `#!/usr/bin/env -S node …` line (e.g. a larger
- * young generation), so the benchmark runs Tarmac as `npx tarmac up` does. The bare server gets them too, so the
- * comparison is not about a V8 flag. BENCH_NODE_FLAGS (space-separated) replaces them.
- */
-function launchFlags(): string[] {
-  const override = process.env.BENCH_NODE_FLAGS;
-  if (override !== undefined) return override.split(/\s+/).filter(Boolean);
-  try {
-    const shebang = readFileSync(path.join(ROOT, 'bin', 'tarmac.js'), 'utf8').split('\n')[0] ?? '';
-    const words = shebang.replace(/^#!/, '').trim().split(/\s+/);
-    const node = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
-    return node >= 0 ? words.slice(node + 1).filter((w) => w.startsWith('--')) : [];
-  } catch {
-    return [];
-  }
-}
-const NODE_FLAGS = launchFlags();
-
-/**
- * For BENCH_TARMAC_BUILD=dist: builds Tarmac as `npm run build` does (tsc -p tsconfig.build.json into dist/) and
- * compiles the bench's node servers to JavaScript that imports dist/ instead of src/, so neither server carries a
- * TypeScript loader (tsx costs memory in every thread and a loader thread). Throws with tsc's output when the build fails.
- */
-function compileServers(): void {
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0) {
-    throw new Error(`npm run build failed (use BENCH_TARMAC_BUILD=source to run from source):\n${(build.stdout + build.stderr).split('\n').slice(0, 20).join('\n')}`);
-  }
-  rmSync(COMPILED_SERVERS_DIR, { recursive: true, force: true });
-  for (const file of ['child.ts', 'bare-server.ts', 'tarmac-server.ts']) {
-    const source = readFileSync(path.join(BENCH_DIR, file), 'utf8');
-    const { outputText } = ts.transpileModule(source, {
-      fileName: file,
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-    });
-    const js = outputText.replace(/(from\s+|import\s*\(\s*)(['"])(\.\.?\/[^'"]+)\.ts\2/g, (_m, lead: string, q: string, spec: string) => {
-      if (spec.startsWith('../src/')) return `${lead}${q}${pathToFileURL(path.join(ROOT, 'dist', `${spec.slice('../src/'.length)}.js`)).href}${q}`;
-      if (spec === './child') return `${lead}${q}./child.mjs${q}`;
-      throw new Error(`compileServers: bench/${file} imports ${spec}.ts, which the dist build cannot map`);
-    });
-    mkdirSync(COMPILED_SERVERS_DIR, { recursive: true });
-    writeFileSync(path.join(COMPILED_SERVERS_DIR, file.replace(/\.ts$/, '.mjs')), js);
-  }
-}
-
 /** Starts a bench server child (bare-server or tarmac-server, from source or compiled) and waits for its ready line. */
 async function startNode(kind: 'bare' | 'tarmac', label: string, env: Record<string, string>, profileDir?: string): Promise<Running> {
-  const file = kind === 'bare' ? 'bare-server.ts' : 'tarmac-server.ts';
-  const entry = existsSync(COMPILED_SERVERS_DIR)
-    ? [path.join(COMPILED_SERVERS_DIR, file.replace(/\.ts$/, '.mjs'))]
-    : ['--import', 'tsx', path.join(BENCH_DIR, file)];
+  const entry = serverEntry(kind, existsSync(COMPILED_SERVERS_DIR) ? COMPILED_SERVERS_DIR : undefined);
   const dir = profileDir ? path.join(profileDir, label) : undefined;
   const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   const { child, info } = await startNodeChild(label, [...NODE_FLAGS, ...profile, ...entry], env, { readyMs: READY_TIMEOUT_MS, stopMs: STOP_TIMEOUT_MS });
@@ -353,41 +298,6 @@ async function measure(
     + `p99 ${fmt(m.latencyMs.p99)} ms  cpu ${fmt(use?.cores ?? Number.NaN)} cores  rss ${fmt(use?.peakRssMb ?? Number.NaN, 0)} MiB`
     + `${failuresOf(m) ? `  FAILURES ${failuresOf(m)}` : ''}\n`);
   return m;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// agreement
-
-async function answers(server: Running, records: Record<string, number>[]): Promise<Prediction[]> {
-  const res = await fetch(`${server.info.url}${server.info.path}`, {
-    method: 'POST',
-    headers: { ...server.info.headers, 'content-type': 'application/json' },
-    body: JSON.stringify({ records }),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`${server.label}: sanity request answered ${res.status}: ${text.slice(0, 500)}`);
-  const body = JSON.parse(text) as { predictions?: Record<string, unknown>[] };
-  if (!Array.isArray(body.predictions) || body.predictions.length !== records.length) {
-    throw new Error(`${server.label}: sanity request answered without ${records.length} predictions: ${text.slice(0, 500)}`);
-  }
-  return body.predictions.map((p) => ({
-    label: Number(p.prediction ?? p.label),
-    probabilities: Object.values(p.probabilities as Record<string, number>),
-  }));
-}
-
-function assertAgreement(a: Prediction[], aName: string, b: Prediction[], bName: string, tolerance: number): number {
-  let worst = 0;
-  a.forEach((x, i) => {
-    const y = b[i]!;
-    const diffs = x.probabilities.map((p, j) => Math.abs(p - (y.probabilities[j] ?? Number.NaN)));
-    const diff = Math.max(...diffs);
-    if (x.label !== y.label || x.probabilities.length !== y.probabilities.length || !(diff <= tolerance)) {
-      throw new Error(`${aName} and ${bName} disagree on sample record ${i}: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
-    }
-    worst = Math.max(worst, diff);
-  });
-  return worst;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -649,7 +559,7 @@ async function main(): Promise<number> {
     if (settings.build === 'dist') {
       process.stderr.write('building Tarmac (tsc -p tsconfig.build.json) and compiling the bench servers\n');
       tempDirs.add(COMPILED_SERVERS_DIR);
-      compileServers();
+      compileServers(COMPILED_SERVERS_DIR);
     }
     process.stderr.write(`generating models into ${workDir}\n`);
     const generated = await generateBenchModels(path.join(workDir, 'models'), { mlpHidden: settings.mlpHidden });
@@ -703,10 +613,10 @@ async function main(): Promise<number> {
         servers.push(tarmac);
 
         const sample = records.slice(0, 3);
-        const bareAnswers = await answers(bare, sample);
-        assertAgreement(await answers(tarmac, sample), tarmac.label, bareAnswers, bare.label, NODE_AGREEMENT);
+        const bareAnswers = await answers(bare.info, bare.label, sample);
+        assertAgreement(await answers(tarmac.info, tarmac.label, sample), tarmac.label, bareAnswers, bare.label, NODE_AGREEMENT);
         const fastapi = servers.find((s) => s.kind === 'fastapi');
-        if (fastapi) assertAgreement(await answers(fastapi, sample), fastapi.label, bareAnswers, bare.label, PYTHON_AGREEMENT);
+        if (fastapi) assertAgreement(await answers(fastapi.info, fastapi.label, sample), fastapi.label, bareAnswers, bare.label, PYTHON_AGREEMENT);
 
         // Within a round the servers run back to back, so a drifting machine shifts all three alike; the others idle.
         // The rounds interleave them, and each server's row is its median round (ratios pair rounds: see rounds.ts).
