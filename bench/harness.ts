@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,6 +146,15 @@ export async function stopChild(child: ChildProcess, stopTimeoutMs: number): Pro
 /** Stops every child still running. */
 export async function stopChildren(stopTimeoutMs: number): Promise<void> {
   await Promise.all([...children].map((child) => stopChild(child, stopTimeoutMs)));
+}
+
+/** Stops every child still running, then removes a run's temporary directories and stops tracking them. */
+export async function cleanUpRun(dirs: readonly string[], stopTimeoutMs: number): Promise<void> {
+  await stopChildren(stopTimeoutMs);
+  for (const dir of dirs) {
+    await rm(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  }
 }
 
 /** Spawns a node bench server child (args after the node binary) and waits for its ready line; stops it if that fails. */

@@ -9,7 +9,7 @@ import { parseCallgrind, threadRoleOf, topFunctions, type ThreadProfile, type Th
 import type { ServerInfo } from './child.ts';
 import {
   alive, answers, assertAgreement, fmt, fmtInt, intSetting, logCounters, machineOf, RESULTS_DIR, ROOT, runBench,
-  startChild, stopChild, stopChildren, tempDirs, writeResults,
+  startChild, stopChild, cleanUpRun, tempDirs, writeResults,
   type LogCounters, type Prediction,
 } from './harness.ts';
 import { benchRecords, generateBenchModels, type GeneratedModel } from './models/generate.ts';
@@ -618,11 +618,7 @@ async function main(): Promise<number> {
       servers[kind] = { facts: run.facts, exit: run.exit };
     }
   } finally {
-    await stopChildren(STOP_TIMEOUT_MS);
-    await rm(workDir, { recursive: true, force: true });
-    await rm(COMPILED_SERVERS_DIR, { recursive: true, force: true });
-    tempDirs.delete(workDir);
-    tempDirs.delete(COMPILED_SERVERS_DIR);
+    await cleanUpRun([workDir, COMPILED_SERVERS_DIR], STOP_TIMEOUT_MS);
   }
 
   const summaries = summariesOf(windows);

@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerInfo } from './child.ts';
 import {
   alive, answers, assertAgreement, BENCH_DIR, failuresOf, settleLog, fmt, fmtInt, intSetting, latencyStats, load, logCounters, machineOf, predictionLogOf,
-  RESULTS_DIR, ROOT, RSS_SAMPLE_MS, runBench, startNodeChild, statusMb, stopChild, stopChildren, tempDirs, threadEnvOf,
+  RESULTS_DIR, ROOT, RSS_SAMPLE_MS, runBench, startNodeChild, statusMb, stopChild, cleanUpRun, tempDirs, threadEnvOf,
   track, warnIfLoaded, watchProcess, writeResults,
   type BenchCase, type LoadMeasurement, type ProcessUse,
 } from './harness.ts';
@@ -682,11 +682,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    await stopChildren(STOP_TIMEOUT_MS);
-    await rm(workDir, { recursive: true, force: true });
-    await rm(COMPILED_SERVERS_DIR, { recursive: true, force: true });
-    tempDirs.delete(workDir);
-    tempDirs.delete(COMPILED_SERVERS_DIR);
+    await cleanUpRun([workDir, COMPILED_SERVERS_DIR], STOP_TIMEOUT_MS);
   }
 
   report.targets = targetsOf(report.results, report.rounds, report.batching, report.idle?.rssMb, settings, python.skipped);
