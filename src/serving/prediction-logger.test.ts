@@ -84,6 +84,44 @@ test('a backed-up buffer is written in bounded slices, and flush waits for what 
   await logger.close();
 });
 
+test('full batches arriving during a write join the running drain; a smaller remainder waits for the timer', async () => {
+  const gates: (() => void)[] = [];
+  const sink = new (class extends MemorySink {
+    writes: number[] = [];
+    override async write(rows: PredictionRecord[]): Promise<void> {
+      this.writes.push(rows.length);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      await super.write(rows);
+    }
+  })();
+  const metrics = new ServingMetrics(new Registry());
+  const logger = new PredictionLogger({ sink, metrics, clock: new FakeClock(), log, bufferSize: 10_000, batchSize: 10, flushIntervalMs: 60_000 });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const release = async () => {
+    while (gates.length > 0) {
+      gates.shift()!();
+      await settle();
+    }
+  };
+  for (let i = 0; i < 10; i++) logger.enqueue(batch(1));
+  await settle();
+  assert.deepEqual(sink.writes, [10], 'a full batch starts a write');
+  for (let i = 0; i < 25; i++) logger.enqueue(batch(1));
+  gates.shift()!();
+  await settle();
+  assert.deepEqual(sink.writes, [10, 10], 'the drain goes on with what piled up during its write');
+  for (let i = 0; i < 3; i++) logger.enqueue(batch(1));
+  await release();
+  await settle();
+  assert.deepEqual(sink.writes.slice(0, 4), [10, 10, 10, 5], 'in batch-sized writes');
+  assert.deepEqual(sink.writes, [10, 10, 10, 5], 'three rows are not a batch: no write of their own before the timer');
+  const closing = logger.close();
+  await release();
+  await closing;
+  assert.deepEqual(sink.writes, [10, 10, 10, 5, 3]);
+  assert.equal(sink.rows.length, 38);
+});
+
 test('a failed write is counted as dropped and the logger keeps going', async () => {
   const sink = new MemorySink();
   const metrics = new ServingMetrics(new Registry());

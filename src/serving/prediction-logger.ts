@@ -34,6 +34,8 @@ export class PredictionLogger {
   private queuedRows = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** Whether an automatic drain (started by a full batch) is running: at most one at a time, see drain. */
+  private draining = false;
   private closed = false;
   private readonly observers: ((rows: readonly PredictionRecord[]) => void)[] = [];
 
@@ -64,9 +66,26 @@ export class PredictionLogger {
     }
     this.queue.push(batch);
     this.queuedRows += batch.ids.length;
-    if (this.queuedRows >= this.deps.batchSize) void this.flush();
+    if (this.queuedRows >= this.deps.batchSize) this.drain();
     else this.timer ??= setTimeout(() => void this.flush(), this.deps.flushIntervalMs);
     return true;
+  }
+
+  /**
+   * Starts writing the buffer unless a drain is already running. A full batch arriving while a write is in flight
+   * does not queue a flush of its own (under load that was one pending flush per request, each writing whatever had
+   * trickled in when its turn came: many small writes); the running drain looks again when it is done and goes on
+   * while a full batch is waiting, and leaves a smaller remainder to the timer.
+   */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    void this.flush().finally(() => {
+      this.draining = false;
+      if (this.closed || this.queuedRows === 0) return;
+      if (this.queuedRows >= this.deps.batchSize) this.drain();
+      else this.timer ??= setTimeout(() => void this.flush(), this.deps.flushIntervalMs);
+    });
   }
 
   /** Hands every written batch of rows to `fn` too (the monitor), off the request path; `fn` must not block. */
