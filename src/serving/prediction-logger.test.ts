@@ -109,11 +109,10 @@ test('full batches arriving during a write join the running drain; a smaller rem
   for (let i = 0; i < 25; i++) logger.enqueue(batch(1));
   gates.shift()!();
   await settle();
-  assert.deepEqual(sink.writes, [10, 10], 'the drain goes on with what piled up during its write');
+  assert.deepEqual(sink.writes, [10, 10, 10, 5], 'the drain goes on with what piled up during its write, in batch-sized writes sent together');
   for (let i = 0; i < 3; i++) logger.enqueue(batch(1));
   await release();
   await settle();
-  assert.deepEqual(sink.writes.slice(0, 4), [10, 10, 10, 5], 'in batch-sized writes');
   assert.deepEqual(sink.writes, [10, 10, 10, 5], 'three rows are not a batch: no write of their own before the timer');
   const closing = logger.close();
   await release();

@@ -48,11 +48,15 @@ export interface TextBuffers {
   take(bytes: number): ArrayBuffer;
 }
 
-/** Keeps a few buffers the receiver gave back, so batch after batch writes into memory that is already mapped. */
+/**
+ * Keeps a few buffers the receiver gave back, so batch after batch writes into memory that is already mapped. The
+ * default keeps enough for a flush's slice of chunks in flight at once (8, see PredictionLogger) and some: with
+ * fewer, every slice allocated (and zero-filled) fresh buffers for its last chunks.
+ */
 export class SpareTextBuffers implements TextBuffers {
   private readonly spare: ArrayBuffer[] = [];
 
-  constructor(private readonly keep = 4, private readonly minBytes = 256 * 1024) {}
+  constructor(private readonly keep = 12, private readonly minBytes = 256 * 1024) {}
 
   take(bytes: number): ArrayBuffer {
     for (let i = this.spare.length - 1; i >= 0; i--) {
