@@ -121,6 +121,37 @@ test('full batches arriving during a write join the running drain; a smaller rem
   assert.equal(sink.rows.length, 38);
 });
 
+test('while the writer works, nothing of the rows it was handed stays reachable from the logger', async () => {
+  const v8 = await import('node:v8');
+  const vm = await import('node:vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let handed = 0;
+  // Like the worker sink: takes what it needs at once and keeps nothing of the rows while the write is pending.
+  const sink: PredictionSink = { write: (rows) => ((handed += rows.length), gate), close: async () => {} };
+  const metrics = new ServingMetrics(new Registry());
+  const logger = new PredictionLogger({ sink, metrics, clock: new FakeClock(), log, bufferSize: 10_000, batchSize: 4, flushIntervalMs: 60_000 });
+  const refs: WeakRef<object>[] = [];
+  const enqueue = () => {
+    const inputs = [{ x: 1 }, { x: 2 }, { x: 3 }, { x: 4 }];
+    const outputs = inputs.map((_, i) => ({ prediction: i }));
+    refs.push(new WeakRef(inputs[0]!), new WeakRef(outputs[3]!));
+    logger.enqueue({ ...batch(4), inputs: () => inputs, outputs: () => outputs });
+  };
+  enqueue();
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  await settle();
+  assert.equal(handed, 4, 'the rows were handed to the sink and its write is pending');
+  gc();
+  await settle();
+  gc();
+  assert.deepEqual(refs.map((r) => r.deref() === undefined), [true, true], 'inputs and outputs were collected while the write waits');
+  open();
+  await logger.close();
+});
+
 test('a failed write is counted as dropped and the logger keeps going', async () => {
   const sink = new MemorySink();
   const metrics = new ServingMetrics(new Registry());
