@@ -152,6 +152,28 @@ test('while the writer works, nothing of the rows it was handed stays reachable 
   await logger.close();
 });
 
+test('a sink that throws instead of rejecting loses that chunk only, and the logger keeps going', async () => {
+  let calls = 0;
+  const stored: PredictionRecord[] = [];
+  const sink: PredictionSink = {
+    write: (rows) => {
+      if (++calls === 1) throw new Error('cannot pack');
+      stored.push(...rows);
+      return Promise.resolve();
+    },
+    close: async () => {},
+  };
+  const metrics = new ServingMetrics(new Registry());
+  const logger = new PredictionLogger({ sink, metrics, clock: new FakeClock(), log, bufferSize: 100, batchSize: 2, flushIntervalMs: 60_000 });
+  logger.enqueue(batch(4));
+  await logger.flush();
+  assert.equal(await dropped(metrics), 2, 'the first chunk is dropped and counted');
+  assert.equal(stored.length, 2, 'the second chunk of the same flush is stored');
+  logger.enqueue(batch(1));
+  await logger.close();
+  assert.equal(stored.length, 3);
+});
+
 test('a failed write is counted as dropped and the logger keeps going', async () => {
   const sink = new MemorySink();
   const metrics = new ServingMetrics(new Registry());

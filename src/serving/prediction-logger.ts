@@ -222,10 +222,19 @@ export class PredictionLogger {
     return rows;
   }
 
-  /** Hands one chunk to the sink (which packs it at once); what waits for the answer holds only its size. */
+  /**
+   * Hands one chunk to the sink (which packs it at once); what waits for the answer holds only its size. A sink that
+   * throws instead of rejecting costs the chunk, never the flush.
+   */
   private writeChunk(chunk: PredictionRecord[]): Promise<void> {
     const n = chunk.length;
-    return this.deps.sink.write(chunk).then(
+    let written: Promise<void>;
+    try {
+      written = this.deps.sink.write(chunk);
+    } catch (err) {
+      written = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return written.then(
       () => this.deps.metrics.logWritten.inc(n),
       (err: unknown) => {
         this.deps.log.error({ err, rows: n }, 'prediction log write failed; events dropped');
